@@ -1,0 +1,3 @@
+from agentopt.cli import main
+
+main()

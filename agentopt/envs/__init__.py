@@ -1,0 +1,1 @@
+"""OpenEnv, both sides: the harness's session client and the environment servers we ship."""

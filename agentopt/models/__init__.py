@@ -1,0 +1,1 @@
+"""How we talk to LLMs: one client (retries, timeouts, accounting, cache) for every provider."""

@@ -1,0 +1,1 @@
+"""From a trace to a score with feedback: checks, the LLM judge, aggregation."""

@@ -1,0 +1,72 @@
+"""The interface every rubric check implements, and the registry that names them.
+
+A check is a small class registered under the name a rubric uses in `check.type`.
+Its `params_schema` (JSON Schema of the check's own fields) drives validation of
+rubric files and the `agentopt schema rubric` output; `validate` adds the checks a
+schema cannot express (a regex that does not compile, a Jinja2 template that does not
+parse). `score` turns a trace into a score in [0, 1] with a one-sentence feedback that
+says why: the optimizer feeds these sentences to its mutation step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from agentopt.models.types import ChatModel
+from agentopt.trace import Trace
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    score: float  # in [0, 1]
+    feedback: str  # one short sentence saying why
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. the judge's reasoning
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may use beyond the trace."""
+
+    judge: ChatModel | None = None  # the model client, for llm_judge
+    judge_model: str = "local"  # the rubric's default judge model
+
+
+class Check:
+    """Base class of a check type. Subclasses set the class attributes and `score`."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]  # one line, shown in docs and the JSON Schema
+    params_schema: ClassVar[dict[str, Any]]  # JSON Schema for the check's fields (minus `type`)
+    default_pass_at: ClassVar[float] = 1.0
+
+    def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """Problems the schema cannot see, as (field, message) pairs. Default: none."""
+        return []
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        raise NotImplementedError
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def register(cls: type[Check]) -> type[Check]:
+    """Class decorator: make a check available to rubrics under `cls.name`."""
+    if cls.name in CHECKS:
+        raise ValueError(f"check {cls.name!r} registered twice")
+    CHECKS[cls.name] = cls()
+    return cls
+
+
+def get_check(name: str) -> Check:
+    # Importing the module registers the built-in checks.
+    from agentopt.scoring import checks as _builtin  # noqa: F401
+
+    return CHECKS[name]
+
+
+def all_checks() -> dict[str, Check]:
+    from agentopt.scoring import checks as _builtin  # noqa: F401
+
+    return dict(CHECKS)

@@ -1,0 +1,1 @@
+"""What the user writes: agent specs (agents/*.yaml) and rubrics (rubrics/*.yaml)."""
