@@ -1,0 +1,125 @@
+"""The `agentopt` command. Thin: parses options, calls one function per command, maps errors
+to exit codes (0 ok, 1 gate failed, 2 usage or validation error, 3 infrastructure error).
+
+Heavy modules (litellm, openenv, the model client) are imported inside the commands so
+`agentopt --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from agentopt.errors import AgentoptError, ValidationError
+
+app = typer.Typer(
+    help="Make LLM agents measurably better: evaluate them in OpenEnv episodes against a YAML rubric, and gate CI.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+env_app = typer.Typer(help="Run the built-in OpenEnv environments.", no_args_is_help=True)
+app.add_typer(env_app, name="env")
+
+
+def _fail(error: AgentoptError) -> None:
+    from rich.console import Console
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if isinstance(error, ValidationError):
+        for problem in error.problems:
+            err.print(str(problem), markup=False)
+    else:
+        err.print(f"error: {error}", markup=False)
+    raise typer.Exit(error.exit_code)
+
+
+@app.command()
+def validate(files: list[Path] = typer.Argument(..., help="Agent specs and rubrics to check.")) -> None:
+    """Check agent specs and rubrics; print one `file:line:col: field: problem` line per mistake."""
+    from rich.console import Console
+
+    from agentopt.spec.load import validate_files
+
+    problems = validate_files([str(f) for f in files])
+    if problems:
+        _fail(ValidationError(problems))
+    Console(highlight=False).print(f"[green]ok[/green]: {len(files)} file(s) valid")
+
+
+@app.command()
+def schema(kind: str = typer.Argument(..., help="agent or rubric")) -> None:
+    """Print the JSON Schema of agent specs or rubrics (for editor completion)."""
+    import json
+
+    from agentopt.spec.schema import agent_json_schema, rubric_json_schema
+
+    makers = {"agent": agent_json_schema, "rubric": rubric_json_schema}
+    if kind not in makers:
+        _fail(_usage(f"unknown schema {kind!r}: use agent or rubric"))
+    typer.echo(json.dumps(makers[kind](), indent=2))
+
+
+def _usage(message: str) -> AgentoptError:
+    from agentopt.errors import UsageError
+
+    return UsageError(message)
+
+
+@app.command("eval")
+def eval_command(
+    agent: Path = typer.Argument(..., help="The agent spec (agents/NAME.yaml)."),
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
+    env: str = typer.Option(..., "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
+    split: str = typer.Option("val", help="Which split's tasks to play."),
+    episodes: Optional[int] = typer.Option(None, min=1, help="Play only the first N tasks of the split."),
+    concurrency: int = typer.Option(4, min=1, help="Episodes run at once."),
+    min_score: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Exit 1 when the mean score is below this."),
+    baseline: Optional[Path] = typer.Option(None, help="A summary.json to compare against."),
+    max_drop: float = typer.Option(0.0, min=0.0, help="With --baseline: exit 1 when the score drops by more than this."),
+    junit: Optional[Path] = typer.Option(None, help="Write JUnit XML here (one testcase per episode)."),
+    runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Call the model even for requests answered before."),
+    max_errors: int = typer.Option(0, min=0, help="Infrastructure errors tolerated before exiting 3."),
+) -> None:
+    """Evaluate an agent: play a split's episodes, score each against the rubric, write runs/<time>-eval-<agent>/."""
+    try:
+        from agentopt.commands.eval import run_eval
+
+        code = run_eval(
+            agent=agent, rubric=rubric, env=env, split=split, episodes=episodes, concurrency=concurrency,
+            min_score=min_score, baseline=baseline, max_drop=max_drop, junit=junit, runs_dir=runs_dir,
+            use_cache=not no_cache, max_errors=max_errors,
+        )
+    except AgentoptError as error:
+        _fail(error)
+    raise typer.Exit(code)
+
+
+@env_app.command("serve")
+def env_serve(
+    name: str = typer.Argument(..., help="support, dataset, or module:factory"),
+    options: list[str] = typer.Argument(None, help="key=value options, e.g. path=data.jsonl"),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default)."),
+) -> None:
+    """Serve an environment as a standalone OpenEnv server (WebSocket /ws, Task API, /health)."""
+    from agentopt.envs.serve import parse_options, serve
+
+    try:
+        serve(name, port, host, parse_options(options or []))
+    except ValueError as exc:
+        _fail(_usage(str(exc)))
+
+
+def main() -> None:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""One module per CLI command: loads inputs, drives the library, renders the terminal output."""

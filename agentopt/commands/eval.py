@@ -1,0 +1,92 @@
+"""`agentopt eval`: evaluate, write the run folder, show the result, apply the CI gate."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agentopt.envs.session import parse_env
+from agentopt.errors import InfraError
+from agentopt.evaluate import EvalConfig, default_cache_path, evaluate, summary_dict
+from agentopt.gate import check_gate
+from agentopt.spec.load import load_agent, load_rubric
+from agentopt.store.junit import write_junit
+from agentopt.store.report import fmt, headline, pct, render_report, summary_markdown
+from agentopt.store.run import REPORT, SUMMARY, RunFolder
+
+
+def criteria_table(summary: dict) -> Table:
+    table = Table(title="Criteria", title_justify="left")
+    for column, justify in (("criterion", "left"), ("weight", "right"), ("gate", "center"), ("score", "right"), ("pass rate", "right")):
+        table.add_column(column, justify=justify)
+    for c in summary["summary"]["criteria"]:
+        table.add_row(c["id"], f"{c['weight']:g}", "yes" if c["gate"] else "", fmt(c["mean"]), pct(c["pass_rate"]))
+    return table
+
+
+def run_eval(
+    agent: Path, rubric: Path, env: str, split: str, episodes: int | None, concurrency: int,
+    min_score: float | None, baseline: Path | None, max_drop: float, junit: Path | None,
+    runs_dir: Path, use_cache: bool, max_errors: int,
+) -> int:
+    console = Console(highlight=False)
+    spec = load_agent(str(agent))
+    rules = load_rubric(str(rubric))
+    target = parse_env(env)
+    if baseline is not None:
+        check_gate(0.0, None, baseline, max_drop)  # fail fast (exit 2) on a bad baseline file
+
+    run = RunFolder.create(runs_dir, "eval", spec.name)
+    run.snapshot(agent, "agent.yaml")
+    run.snapshot(rubric, "rubric.yaml")
+    config = EvalConfig(split=split, episodes=episodes, concurrency=concurrency, cache_path=default_cache_path() if use_cache else None)
+
+    console.print(f"Evaluating [bold]{spec.name}[/bold] ({spec.model}) on [bold]{target.label}[/bold], split {split}")
+    console.print(f"Run folder: {run.path}")
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("mean {task.fields[mean]}"),
+        TimeElapsedColumn(), console=console, transient=False,
+    ) as progress:
+        bar = progress.add_task("starting environment and model", total=None, mean="-")
+        done: list[float] = []
+
+        def on_start(total: int) -> None:
+            progress.update(bar, total=total, description="episodes")
+
+        def on_episode(trace, score) -> None:
+            if score.error is None:
+                done.append(score.score)
+            progress.update(bar, advance=1, mean=f"{sum(done) / len(done):.2f}" if done else "-")
+
+        result = evaluate(spec, rules, target, run, config, on_start=on_start, on_episode=on_episode)
+
+    summary = summary_dict(result, spec, rules)
+    summary["gate"] = check_gate(result.summary.mean, min_score, baseline, max_drop)
+    run.write_json(SUMMARY, summary)
+    run.write_text(REPORT, render_report(summary, run.episodes()))
+    if junit is not None:
+        write_junit(junit, f"agentopt.{spec.name}", run.episodes())
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+            handle.write(summary_markdown(summary) + "\n")
+
+    console.print(criteria_table(summary))
+    console.print(f"[bold]{headline(summary)}[/bold]")
+    usage = summary["usage"]
+    console.print(f"model calls: {usage['calls']} ({usage['cached']} cached) · wall {result.wall_s:.1f}s · report: {run.path / REPORT}")
+    if junit is not None:
+        console.print(f"JUnit: {junit}")
+
+    if result.n_errors > max_errors:
+        errors = [s.error for s in result.scores if s.error]
+        raise InfraError(f"{result.n_errors} episode(s) hit infrastructure errors (first: {errors[0]}); see {run.path / REPORT}")
+    gate = summary["gate"]
+    if gate is not None:
+        verdict = "[green]PASSED[/green]" if gate["passed"] else "[red]FAILED[/red]"
+        console.print(f"CI gate {verdict}: " + "; ".join(gate["reasons"]))
+        return 0 if gate["passed"] else 1
+    return 0

@@ -1,0 +1,57 @@
+"""Run an environment server: a built-in one by name, or any `module:factory` app.
+
+`python -m agentopt.envs.serve support --port 8001` and `agentopt env serve support`
+both land here. Options are `key=value` pairs passed to the app factory, e.g.
+`dataset path=examples/triage/tickets.jsonl`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+from agentopt.envs.builtin import BUILTIN_ENVS
+
+
+def load_factory(name: str) -> Any:
+    target = BUILTIN_ENVS.get(name, name)
+    if ":" not in target:
+        raise ValueError(f"unknown environment {name!r}: use one of {', '.join(BUILTIN_ENVS)} or module:factory")
+    module_name, attr = target.split(":", 1)
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def build_app(name: str, options: dict[str, str]) -> Any:
+    return load_factory(name)(**options)
+
+
+def serve(name: str, port: int, host: str = "127.0.0.1", options: dict[str, str] | None = None) -> None:
+    import uvicorn
+
+    app = build_app(name, options or {})
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_ping_interval=None)
+
+
+def parse_options(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"option {pair!r} is not key=value")
+        options[key] = value
+    return options
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve an OpenEnv environment on loopback.")
+    parser.add_argument("name")
+    parser.add_argument("options", nargs="*", help="key=value options for the environment")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    serve(args.name, args.port, args.host, parse_options(args.options))
+
+
+if __name__ == "__main__":
+    main()

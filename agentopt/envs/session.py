@@ -1,0 +1,224 @@
+"""The harness side of OpenEnv: launch or connect to a server, one WebSocket session per episode.
+
+The harness only speaks the OpenEnv protocol (OpenEnv's own `MCPToolClient` over `/ws`,
+plus the HTTP Task API for listing a split's tasks), so any OpenEnv server URL works.
+
+Pitfalls handled here:
+- the plain HTTP /reset and /step endpoints are stateless, so every episode uses its own
+  WebSocket session;
+- after a timed-out request OpenEnv's client silently reconnects to a *fresh* session on
+  the next call; we treat any timeout or dropped connection as the end of the episode
+  (an infrastructure error) and never send another step on that session.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from agentopt.errors import EnvError, UsageError
+from agentopt.envs.builtin import BUILTIN_ENVS
+from agentopt.redact import redact
+from agentopt.servers import ServerProcess, python_module_argv
+
+PROMPT_FIELDS = ("prompt", "message", "text", "question", "instruction", "input")
+
+
+@dataclass(frozen=True)
+class EnvTarget:
+    """What `--env` names: a built-in or `module:factory` app to launch, or a running server's URL."""
+
+    name: str
+    options: dict[str, str] = field(default_factory=dict)
+    url: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.url or (f"{self.name}:{self.options['path']}" if "path" in self.options else self.name)
+
+
+def parse_env(arg: str) -> EnvTarget:
+    if arg.startswith(("http://", "https://", "ws://", "wss://")):
+        return EnvTarget(name="remote", url=arg.rstrip("/").replace("ws://", "http://").replace("wss://", "https://"))
+    name, sep, rest = arg.partition(":")
+    if name in BUILTIN_ENVS:
+        if name == "dataset":
+            if not rest:
+                raise UsageError("--env dataset needs a file: --env dataset:path/to/data.jsonl")
+            path = Path(rest)
+            if not path.is_file():
+                raise UsageError(f"--env: dataset file not found: {rest}")
+            return EnvTarget(name=name, options={"path": str(path.resolve())})
+        return EnvTarget(name=name)
+    if sep and rest:
+        return EnvTarget(name=arg)  # module:factory
+    raise UsageError(f"--env: unknown environment {arg!r}: use {', '.join(BUILTIN_ENVS)}, dataset:FILE, module:factory or a URL")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    text: str  # what the agent sees as the tool's result
+    error: str | None
+    reward: float | None
+    done: bool
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResetOutcome:
+    prompt: str  # the first user message
+    context: dict[str, Any]  # variables for the system prompt template
+
+
+class RunningEnv:
+    """An environment server for the length of an evaluation: launched by us, or given by URL."""
+
+    def __init__(self, target: EnvTarget, log_dir: Path, step_timeout_s: float = 60.0):
+        self.target = target
+        self.step_timeout_s = step_timeout_s
+        self._process: ServerProcess | None = None
+        if target.url is None:
+            options = [f"{k}={v}" for k, v in target.options.items()]
+            self._process = ServerProcess(
+                name=f"environment server {target.label!r}",
+                argv=python_module_argv("agentopt.envs.serve", target.name, *options),
+                log_path=log_dir / f"env-{target.name.replace(':', '_')}.log",
+            )
+        self.url = target.url or ""
+        self.env_name: str | None = None
+
+    def start(self) -> "RunningEnv":
+        if self._process is not None:
+            self._process.start()
+            self.url = self._process.url
+        try:
+            names = httpx.get(f"{self.url}/list_environments", timeout=10).json()
+            self.env_name = names[0] if names else None
+        except (httpx.HTTPError, ValueError, IndexError):
+            self.env_name = None
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+
+    def crash_report(self) -> str:
+        """Why the server stopped answering, when we launched it and it died."""
+        if self._process is not None and not self._process.running:
+            return f" (the server exited: {self._process.failure_summary()})"
+        return ""
+
+    def tasks(self, split: str) -> list[dict[str, Any]] | None:
+        """The split's task specs through OpenEnv's Task API; None when the env has no Task API."""
+        if not self.env_name:
+            return None
+        try:
+            response = httpx.post(f"{self.url}/{self.env_name}/tasks", json={"split": split}, timeout=30)
+        except httpx.HTTPError as exc:
+            raise EnvError(f"environment {self.target.label}: listing tasks failed: {exc}{self.crash_report()}") from None
+        if response.status_code in (404, 501):
+            return None
+        if response.status_code != 200:
+            raise EnvError(f"environment {self.target.label}: split {split!r}: {response.text[:200]}")
+        return [t if isinstance(t, dict) else {"id": str(t)} for t in response.json().get("tasks", [])]
+
+    def session(self) -> "EnvSession":
+        return EnvSession(self)
+
+
+def _result_text(result: Any) -> str:
+    if isinstance(result, dict):
+        blocks = result.get("content") or []
+        texts = [b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
+        if texts:
+            return "\n".join(texts)
+        if "data" in result and result["data"] is not None:
+            return result["data"] if isinstance(result["data"], str) else json.dumps(result["data"])
+    return "" if result is None else (result if isinstance(result, str) else json.dumps(result, default=str))
+
+
+class EnvSession:
+    """One episode's WebSocket session. Any transport failure raises EnvError and ends it."""
+
+    def __init__(self, env: RunningEnv):
+        self.env = env
+        self._client: Any = None
+
+    async def __aenter__(self) -> "EnvSession":
+        from openenv.core.mcp_client import MCPToolClient
+
+        self._client = MCPToolClient(base_url=self.env.url, message_timeout_s=self.env.step_timeout_s)
+        await self._guard("connect", self._client.connect())
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - closing a broken session is best effort
+                pass
+
+    async def _guard(self, what: str, awaitable: Any) -> Any:
+        if self._client is None:
+            raise EnvError("the environment session is closed")
+        try:
+            return await awaitable
+        except Exception as exc:  # noqa: BLE001 - every failure here is the environment's
+            client, self._client = self._client, None  # never reuse: it would open a fresh session
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001
+                pass
+            kind = "timed out" if "Timeout" in type(exc).__name__ else "failed"
+            raise EnvError(
+                redact(f"environment {self.env.target.label}: {what} {kind}: {type(exc).__name__}: {exc}"[:400])
+                + self.env.crash_report()
+            ) from None
+
+    async def reset(self, split: str, index: int, seed: int | None = None) -> ResetOutcome:
+        kwargs: dict[str, Any] = {"split": split, "index": index}
+        if seed is not None:
+            kwargs["seed"] = seed
+        result = await self._guard("reset", self._client.reset(**kwargs))
+        obs = result.observation.model_dump() if hasattr(result.observation, "model_dump") else dict(result.observation)
+        context = dict(obs.get("context") or {})
+        prompt = next((str(obs[f]) for f in PROMPT_FIELDS if obs.get(f)), None)
+        if prompt is None:
+            visible = {k: v for k, v in obs.items() if k not in ("done", "reward", "metadata", "context")}
+            prompt = json.dumps(visible, default=str)
+        return ResetOutcome(prompt=prompt, context=context)
+
+    async def tools(self) -> list[ToolSpec]:
+        tools = await self._guard("list_tools", self._client.list_tools(use_cache=False))
+        return [ToolSpec(t.name, t.description or "", dict(t.input_schema or {})) for t in tools]
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> StepOutcome:
+        from openenv.core.env_server.mcp_types import CallToolAction
+
+        result = await self._guard(f"tool {name!r}", self._client.step(CallToolAction(tool_name=name, arguments=arguments)))
+        obs = result.observation
+        error = getattr(obs, "error", None)
+        raw = getattr(obs, "result", None)
+        is_error = isinstance(raw, dict) and raw.get("is_error")
+        text = _result_text(raw)
+        error_text = error.message if error is not None else (text if is_error else None)
+        reward = result.reward
+        return StepOutcome(
+            text=text if error_text is None else f"ERROR: {error_text}",
+            error=error_text,
+            reward=float(reward) if reward is not None else None,
+            done=bool(result.done),
+            metadata=dict(result.metadata or getattr(obs, "metadata", {}) or {}),
+        )

@@ -1,0 +1,155 @@
+"""evaluate(): run a split's episodes concurrently, score each trace, write the run folder.
+
+Used by `agentopt eval` and, later, by the optimizer. A plain function a notebook can call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from agentopt.envs.session import EnvTarget, RunningEnv
+from agentopt.episode import TaskRef, run_episode
+from agentopt.errors import Problem, ValidationError
+from agentopt.models.client import ModelClient, Usage
+from agentopt.models.local import LocalModelServer
+from agentopt.scoring.aggregate import score_trace, summarize
+from agentopt.scoring.base import CheckContext
+from agentopt.scoring.result import EpisodeScore, SplitSummary
+from agentopt.spec.agent import AgentSpec
+from agentopt.spec.rubric import Rubric
+from agentopt.store.run import RunFolder
+from agentopt.trace import Trace
+
+DEFAULT_EPISODES_WITHOUT_TASK_API = 10
+
+
+def default_cache_path() -> Path:
+    return Path(os.environ.get("AGENTOPT_HOME", ".agentopt-cache")) / "responses.db"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    split: str = "val"
+    episodes: int | None = None  # None: every task of the split
+    concurrency: int = 4
+    seed: int = 0
+    step_timeout_s: float = 60.0
+    cache_path: Path | None = field(default_factory=default_cache_path)  # None: no cache
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    run: RunFolder
+    split: str
+    env: str
+    summary: SplitSummary
+    scores: list[EpisodeScore]
+    usage: Usage
+    wall_s: float
+
+    @property
+    def n_errors(self) -> int:
+        return self.summary.n_errors
+
+
+OnEpisode = Callable[[Trace, EpisodeScore], None]
+
+
+def select_tasks(env: RunningEnv, split: str, episodes: int | None) -> list[TaskRef]:
+    specs = env.tasks(split)
+    if specs is None:  # no Task API: N episodes seeded 0..N-1
+        count = episodes or DEFAULT_EPISODES_WITHOUT_TASK_API
+        return [TaskRef(split=split, index=i) for i in range(count)]
+    if not specs:
+        raise ValidationError(Problem("--split", 0, 0, "", f"the environment has no tasks in split {split!r}"))
+    refs = [TaskRef(split=split, index=i, spec=s) for i, s in enumerate(specs)]
+    return refs[:episodes] if episodes else refs
+
+
+async def check_tool_overrides(spec: AgentSpec, env: RunningEnv) -> None:
+    """A tool description in the spec for a tool the environment lacks is a spec error."""
+    if not spec.tools:
+        return
+    async with env.session() as session:
+        names = {t.name for t in await session.tools()}
+    problems = [
+        Problem(spec.source, 0, 0, f"tools.{t.name}", f"the environment has no tool {t.name!r} (it has: {', '.join(sorted(names))})")
+        for t in spec.tools
+        if t.name not in names
+    ]
+    if problems:
+        raise ValidationError(problems)
+
+
+async def evaluate_async(
+    spec: AgentSpec,
+    rubric: Rubric,
+    env_target: EnvTarget,
+    run: RunFolder,
+    config: EvalConfig = EvalConfig(),
+    on_start: Callable[[int], None] | None = None,
+    on_episode: OnEpisode | None = None,
+) -> EvalResult:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    env = RunningEnv(env_target, run.logs, step_timeout_s=config.step_timeout_s)
+    client = ModelClient(cache_path=config.cache_path, local_server=LocalModelServer(log_path=run.logs / "local-model.log"))
+    try:
+        await asyncio.to_thread(env.start)
+        tasks = await asyncio.to_thread(select_tasks, env, config.split, config.episodes)
+        await check_tool_overrides(spec, env)
+        if on_start:
+            on_start(len(tasks))
+        ctx = CheckContext(judge=client, judge_model=rubric.judge_model)
+        limit = asyncio.Semaphore(max(1, config.concurrency))
+        scores: list[EpisodeScore] = []
+
+        async def play(task: TaskRef) -> None:
+            async with limit:
+                trace = await run_episode(spec, env, client, task, seed=config.seed + task.index)
+                score = await score_trace(trace, rubric, ctx)
+            run.append_episode({"trace": trace.to_dict(), "score": score.to_dict()})
+            scores.append(score)
+            if on_episode:
+                on_episode(trace, score)
+
+        await asyncio.gather(*(play(t) for t in tasks))
+    finally:
+        await client.aclose()
+        await asyncio.to_thread(env.stop)
+    order = {t.task_id: i for i, t in enumerate(tasks)}
+    scores.sort(key=lambda s: order.get(s.task_id, 0))
+    return EvalResult(
+        run=run,
+        split=config.split,
+        env=env_target.label,
+        summary=summarize(scores, rubric),
+        scores=scores,
+        usage=client.usage,
+        wall_s=loop.time() - started,
+    )
+
+
+def evaluate(spec: AgentSpec, rubric: Rubric, env_target: EnvTarget, run: RunFolder, config: EvalConfig = EvalConfig(), **callbacks: Any) -> EvalResult:
+    return asyncio.run(evaluate_async(spec, rubric, env_target, run, config, **callbacks))
+
+
+def summary_dict(result: EvalResult, spec: AgentSpec, rubric: Rubric) -> dict[str, Any]:
+    """What summary.json holds: enough for a later `--baseline` comparison and a reader."""
+    return {
+        "agent": spec.name,
+        "agent_file": spec.source,
+        "model": spec.model,
+        "rubric": rubric.name,
+        "rubric_file": rubric.source,
+        "env": result.env,
+        "split": result.split,
+        "summary": asdict(result.summary),
+        "usage": asdict(result.usage),
+        "wall_s": round(result.wall_s, 2),
+        "run_dir": str(result.run.path),
+    }

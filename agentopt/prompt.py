@@ -1,0 +1,69 @@
+"""From an agent spec and an episode's variables to the system prompt the model reads.
+
+The spec's `system_prompt` is a Jinja2 template rendered with the variables the
+environment returned at reset (e.g. `{{ policy }}`). Skills (inline mode) and few-shot
+examples follow as markdown sections; in structured mode the tools are described in the
+prompt too, since the model does not receive them through a tools API.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from agentopt.errors import Problem, ValidationError
+from agentopt.spec.agent import AgentSpec
+
+_JINJA = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+LOAD_SKILL = "load_skill"
+
+
+def render_template(spec: AgentSpec, variables: dict[str, Any]) -> str:
+    try:
+        return _JINJA.from_string(spec.system_prompt).render(**variables)
+    except TemplateError as exc:
+        field = "system_prompt_file" if spec.system_prompt_file else "system_prompt"
+        known = ", ".join(sorted(variables)) or "none"
+        raise ValidationError(
+            Problem(spec.source, 0, 0, field, f"cannot render: {exc} (the environment provides: {known})")
+        ) from None
+
+
+def skills_section(spec: AgentSpec) -> str:
+    if not spec.skills:
+        return ""
+    if spec.loop.skills == "on_demand":
+        lines = [f"- {s.name}: {s.description}" for s in spec.skills]
+        return "## Skills\nCall `load_skill` with a skill's name to read its procedure.\n" + "\n".join(lines)
+    parts = [f"### {s.name}\n{s.description}\n\n{s.body.strip()}" for s in spec.skills]
+    return "## Skills\nFollow these procedures when they apply.\n\n" + "\n\n".join(parts)
+
+
+def examples_section(spec: AgentSpec) -> str:
+    if not spec.examples:
+        return ""
+    parts = []
+    for example in spec.examples:
+        output = example.output if isinstance(example.output, str) else json.dumps(example.output)
+        parts.append(f"Input: {example.input}\nAnswer: {output}")
+    return "## Examples\n" + "\n\n".join(parts)
+
+
+def tools_section(tools: list[dict[str, Any]]) -> str:
+    """Tool list for structured mode: name, description and argument names."""
+    lines = []
+    for tool in tools:
+        function = tool["function"]
+        args = ", ".join(function.get("parameters", {}).get("properties", {}))
+        lines.append(f"- {function['name']}({args}): {function.get('description', '').strip()}")
+    return "## Tools\nAnswer with one tool call at a time.\n" + "\n".join(lines)
+
+
+def system_prompt(spec: AgentSpec, variables: dict[str, Any], tools: list[dict[str, Any]] | None = None) -> str:
+    sections = [render_template(spec, variables).strip(), skills_section(spec), examples_section(spec)]
+    if tools is not None:
+        sections.append(tools_section(tools))
+    return "\n\n".join(s for s in sections if s)

@@ -1,0 +1,118 @@
+"""The one place that launches a server process on loopback, waits for it, and stops it.
+
+Used for environment servers and for the embedded model server. Each child gets a
+scrubbed environment (no API keys or other secrets of the host), writes its output to a
+log file, and is stopped with SIGTERM, then SIGKILL, with its whole process group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from agentopt.errors import InfraError
+from agentopt.redact import SECRET_NAME
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scrubbed_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
+    env.update(extra or {})
+    return env
+
+
+class ServerProcess:
+    """A child server: `argv` gets `--port N` appended; ready when GET health_path is 200."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: Path,
+        health_path: str = "/health",
+        startup_timeout_s: float = 120.0,
+        extra_env: dict[str, str] | None = None,
+    ):
+        self.name = name
+        self.argv = argv
+        self.log_path = Path(log_path)
+        self.health_path = health_path
+        self.startup_timeout_s = startup_timeout_s
+        self.extra_env = extra_env
+        self.port: int | None = None
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        self.port = free_port()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self._proc = subprocess.Popen(
+            [*self.argv, "--port", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=scrubbed_environ(self.extra_env),
+            start_new_session=True,  # its own process group: we stop the whole tree
+        )
+        log.close()
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise InfraError(f"{self.name} exited during start-up ({self.failure_summary()})")
+            try:
+                if httpx.get(self.url + self.health_path, timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise InfraError(f"{self.name} did not answer {self.health_path} within {self.startup_timeout_s:.0f}s (log: {self.log_path})")
+
+    def failure_summary(self) -> str:
+        code = self._proc.poll() if self._proc else None
+        tail = ""
+        if self.log_path.exists():
+            lines = [l for l in self.log_path.read_text(errors="replace").splitlines() if l.strip()]
+            tail = lines[-1][:300] if lines else ""
+        return f"exit code {code}; last log line: {tail!r}; log: {self.log_path}"
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGTERM)
+                self._proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+            except ProcessLookupError:
+                pass
+        self._proc = None
+
+
+def python_module_argv(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]

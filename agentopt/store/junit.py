@@ -1,0 +1,35 @@
+"""JUnit XML for CI: one testcase per episode; a failure carries the failed criteria's feedback."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Iterable
+
+
+def write_junit(path: Path, suite_name: str, episodes: Iterable[dict[str, Any]]) -> Path:
+    suite = ET.Element("testsuite", name=suite_name)
+    counts = {"tests": 0, "failures": 0, "errors": 0}
+    total_time = 0.0
+    for record in episodes:
+        trace, score = record["trace"], record["score"]
+        counts["tests"] += 1
+        total_time += trace.get("latency_s", 0.0)
+        case = ET.SubElement(
+            suite, "testcase", classname=suite_name, name=str(trace["task_id"]), time=f"{trace.get('latency_s', 0.0):.3f}"
+        )
+        if score.get("error"):
+            counts["errors"] += 1
+            ET.SubElement(case, "error", message="infrastructure error").text = score["error"]
+        elif not score["passed"]:
+            counts["failures"] += 1
+            failed = [c for c in score["criteria"] if not c["passed"]]
+            message = f"score {score['score']:.2f}" + (f"; gate failed: {', '.join(score['gate_failed'])}" if score["gate_failed"] else "")
+            ET.SubElement(case, "failure", message=message).text = "\n".join(f"{c['id']}: {c['feedback']}" for c in failed)
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    suite.set("time", f"{total_time:.3f}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    return path

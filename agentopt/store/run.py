@@ -1,0 +1,77 @@
+"""A run folder: runs/<timestamp>-<kind>-<agent>/, written as the run goes.
+
+Episodes are appended to `traces.jsonl` (one JSON line per episode: trace + score) the
+moment they finish and flushed, so a crash or a kill loses nothing already finished and
+memory does not grow with the number of episodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+TRACES = "traces.jsonl"
+SUMMARY = "summary.json"
+REPORT = "report.md"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-") or "run"
+
+
+class RunFolder:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, root: Path, kind: str, name: str) -> "RunFolder":
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        base = Path(root) / f"{stamp}-{kind}-{_slug(name)}"
+        path, n = base, 1
+        while path.exists():
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+        (path / "logs").mkdir(parents=True)
+        return cls(path)
+
+    @property
+    def logs(self) -> Path:
+        return self.path / "logs"
+
+    def snapshot(self, source: str | Path, name: str) -> None:
+        """Copy an input file (spec, rubric, skill) so the run can be re-read as it was."""
+        target = self.path / "inputs" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+    def append_episode(self, record: dict[str, Any]) -> None:
+        with (self.path / TRACES).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def episodes(self) -> Iterator[dict[str, Any]]:
+        path = self.path / TRACES
+        if not path.exists():
+            return
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)
+
+    def write_json(self, name: str, data: Any) -> Path:
+        target = self.path / name
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+        tmp.replace(target)  # atomic: a reader never sees half a file
+        return target
+
+    def write_text(self, name: str, text: str) -> Path:
+        target = self.path / name
+        target.write_text(text, encoding="utf-8")
+        return target
