@@ -1,0 +1,531 @@
+"""The built-in checks a rubric names in `check.type`.
+
+Each check is a small registered class: its `params_schema` documents and validates the
+rubric fields, `validate` catches what a schema cannot (bad regex, bad template, bad
+target), and `score` returns a score in [0, 1] with one short sentence saying why.
+Shared pieces (schema fragments, quoting, value comparison) live at the top.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, ClassVar
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, best_match
+
+from agentopt.scoring.base import Check, CheckContext, CheckResult, register
+from agentopt.scoring.targets import TARGET_HELP, TEXT_TARGETS, as_text, select, select_value, validate_target
+from agentopt.scoring.templating import render, template_problem
+from agentopt.trace import ToolCall, Trace
+
+FEEDBACK_CHARS = 80  # longest quoted value in a feedback sentence
+
+# --- schema fragments --------------------------------------------------------------
+
+
+def fields_schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A check's params schema (the rubric loader adds the `type` field)."""
+    return {"properties": properties, "required": list(required), "additionalProperties": False}
+
+
+TARGET = {"type": "string", "default": "answer", "description": f"Where to look: {TARGET_HELP}."}
+CASE_SENSITIVE = {"type": "boolean", "default": False, "description": "Compare letter case too."}
+TEXTS = {
+    "description": "A string or a list of strings; each may be a Jinja2 template (task, expected, trace).",
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+}
+TOOL = {"type": "string", "minLength": 1, "description": "The tool's name."}
+
+
+def limit_schema(description: str) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 1, "description": description}
+
+
+# --- feedback helpers --------------------------------------------------------------
+
+
+def shorten(text: str, limit: int = FEEDBACK_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quote(value: Any) -> str:
+    """A value as feedback shows it: strings in single quotes, others as JSON; shortened."""
+    return f"'{shorten(value)}'" if isinstance(value, str) else shorten(as_text(value))
+
+
+def quote_all(values: list[Any], most: int = 3) -> str:
+    shown = ", ".join(quote(v) for v in values[:most])
+    return shown if len(values) <= most else f"{shown} and {len(values) - most} more"
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def nothing_to_check(target: str, verb: str = "check") -> CheckResult:
+    return CheckResult(0.0, f"There is no {target} to {verb}.")
+
+
+def verdict(passed: bool, feedback: str, **details: Any) -> CheckResult:
+    return CheckResult(1.0 if passed else 0.0, feedback, details)
+
+
+# --- value helpers -----------------------------------------------------------------
+
+
+def fold(text: str, case_sensitive: bool) -> str:
+    return text if case_sensitive else text.casefold()
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else as_text(value)
+
+
+def same_value(actual: Any, expected: Any, case_sensitive: bool = False) -> bool:
+    """Equal as a person would judge: strings trimmed (and case-folded), numbers numerically."""
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(
+            same_value(actual[k], expected[k], case_sensitive) for k in actual
+        )
+    if isinstance(actual, list) and isinstance(expected, list):
+        return len(actual) == len(expected) and all(
+            same_value(a, e, case_sensitive) for a, e in zip(actual, expected)
+        )
+    either_number = not (isinstance(actual, str) and isinstance(expected, str))
+    a, e = _number(actual), _number(expected)
+    if either_number and a is not None and e is not None:
+        return math.isclose(a, e, rel_tol=1e-9, abs_tol=1e-12)
+    return fold(_scalar_text(actual).strip(), case_sensitive) == fold(_scalar_text(expected).strip(), case_sensitive)
+
+
+def found_and_missing(values: list[str], texts: list[str], case_sensitive: bool) -> tuple[list[str], list[str]]:
+    haystacks = [fold(t, case_sensitive) for t in texts]
+    found = [v for v in values if any(fold(v, case_sensitive) in h for h in haystacks)]
+    return found, [v for v in values if v not in found]
+
+
+def regex_problem(pattern: Any) -> str | None:
+    try:
+        re.compile(pattern)
+    except (re.error, TypeError) as exc:
+        return f"regex does not compile: {exc}"
+    return None
+
+
+def _strings(value: Any, path: str):
+    """(field path, string) for every string in a value, lists and mappings included."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}")
+
+
+class BuiltinCheck(Check):
+    """A check whose `validate` covers its target, templates, regexes and limits by declaration."""
+
+    template_fields: ClassVar[tuple[str, ...]] = ()
+    regex_fields: ClassVar[tuple[str, ...]] = ()
+    positive_fields: ClassVar[tuple[str, ...]] = ()
+
+    def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = []
+        if "target" in params and (problem := validate_target(params["target"])):
+            problems.append(("target", problem))
+        for fields, check in ((self.template_fields, template_problem), (self.regex_fields, regex_problem)):
+            for name in fields:
+                for path, text in _strings(params.get(name), name):
+                    if problem := check(text):
+                        problems.append((path, problem))
+        for name in self.positive_fields:
+            value = params.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                problems.append((name, "must be a whole number of at least 1"))
+        return problems
+
+
+# --- the checks --------------------------------------------------------------------
+
+
+@register
+class EnvReward(BuiltinCheck):
+    name = "env_reward"
+    summary = "The environment's own reward, scaled from [min, max] to [0, 1]."
+    params_schema = fields_schema(
+        {
+            "min": {"type": "number", "default": 0, "description": "The reward that scores 0."},
+            "max": {"type": "number", "default": 1, "description": "The reward that scores 1."},
+        }
+    )
+
+    def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
+        low, high = params.get("min", 0), params.get("max", 1)
+        if _number(low) is not None and _number(high) is not None and high <= low:
+            return [("max", "must be greater than min")]
+        return []
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        if trace.reward is None:
+            return CheckResult(0.0, "The environment gave no reward.")
+        low, high = params.get("min", 0), params.get("max", 1)
+        score = min(1.0, max(0.0, (trace.reward - low) / (high - low)))
+        feedback = f"The environment's reward was {trace.reward:g} on a scale of {low:g} to {high:g}."
+        return CheckResult(score, feedback, {"reward": trace.reward})
+
+
+@register
+class Contains(BuiltinCheck):
+    name = "contains"
+    summary = "The target contains the given text(s), ignoring case unless case_sensitive."
+    params_schema = fields_schema(
+        {
+            "target": TARGET,
+            "value": TEXTS,
+            "mode": {
+                "enum": ["all", "any"],
+                "default": "all",
+                "description": "all: score is the share of values found; any: 1 when one is found.",
+            },
+            "case_sensitive": CASE_SENSITIVE,
+        },
+        required=("value",),
+    )
+    template_fields = ("value",)
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        target = params.get("target", "answer")
+        texts = select(trace, target)
+        if not texts:
+            return nothing_to_check(target)
+        values = as_list(render(params["value"], trace))
+        found, missing = found_and_missing(values, texts, params.get("case_sensitive", False))
+        details = {"found": found, "missing": missing}
+        if params.get("mode", "all") == "any":
+            if found:
+                return CheckResult(1.0, f"{target} contains {quote(found[0])}.", details)
+            return CheckResult(0.0, f"{target} contains none of {quote_all(values)}.", details)
+        if missing:
+            return CheckResult(len(found) / len(values), f"{target} is missing {quote_all(missing)}.", details)
+        return CheckResult(1.0, f"{target} contains {quote_all(values)}.", details)
+
+
+@register
+class NotContains(BuiltinCheck):
+    name = "not_contains"
+    summary = "The target contains none of the given text(s), ignoring case unless case_sensitive."
+    params_schema = fields_schema(
+        {"target": TARGET, "value": TEXTS, "case_sensitive": CASE_SENSITIVE}, required=("value",)
+    )
+    template_fields = ("value",)
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        target = params.get("target", "answer")
+        values = as_list(render(params["value"], trace))
+        found, _ = found_and_missing(values, select(trace, target), params.get("case_sensitive", False))
+        if found:
+            return verdict(False, f"{target} contains {quote_all(found)}.", found=found)
+        return verdict(True, f"{target} contains none of {quote_all(values)}.", found=[])
+
+
+FLAGS = {"ignorecase": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL}
+
+
+@register
+class Regex(BuiltinCheck):
+    name = "regex"
+    summary = "A regular expression (Python syntax) matches somewhere in the target."
+    params_schema = fields_schema(
+        {
+            "target": TARGET,
+            "pattern": {"type": "string", "description": "A Python regular expression, searched anywhere."},
+            "flags": {
+                "type": "array",
+                "items": {"enum": list(FLAGS)},
+                "uniqueItems": True,
+                "default": [],
+                "description": "Regex flags: ignorecase, multiline, dotall.",
+            },
+        },
+        required=("pattern",),
+    )
+    regex_fields = ("pattern",)
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        target, pattern = params.get("target", "answer"), params["pattern"]
+        texts = select(trace, target)
+        if not texts:
+            return nothing_to_check(target)
+        flags = 0
+        for flag in params.get("flags", []):
+            flags |= FLAGS[flag]
+        compiled = re.compile(pattern, flags)
+        for text in texts:
+            if match := compiled.search(text):
+                return verdict(True, f"{target} matches /{shorten(pattern)}/ at {quote(match.group(0))}.")
+        return verdict(False, f"{target} does not match /{shorten(pattern)}/.")
+
+
+@register
+class Equals(BuiltinCheck):
+    name = "equals"
+    summary = "The target equals a value: strings trimmed and case-insensitive, numbers numerically."
+    params_schema = fields_schema(
+        {
+            "target": TARGET,
+            "value": {"description": "Any JSON value; strings may be Jinja2 templates (task, expected, trace)."},
+            "case_sensitive": CASE_SENSITIVE,
+        },
+        required=("value",),
+    )
+    template_fields = ("value",)
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        target = params.get("target", "answer")
+        expected = render(params["value"], trace)
+        actual = select_value(trace, target)
+        if actual is None:
+            return verdict(False, f"{target} is missing, expected {quote(expected)}.")
+        if same_value(actual, expected, params.get("case_sensitive", False)):
+            return verdict(True, f"{target} is {quote(actual)} as expected.")
+        return verdict(False, f"{target} was {quote(actual)}, expected {quote(expected)}.")
+
+
+@register
+class JsonSchema(BuiltinCheck):
+    name = "json_schema"
+    summary = "The target, as JSON, is valid against a JSON Schema (draft 2020-12)."
+    params_schema = fields_schema(
+        {"target": TARGET, "schema": {"type": "object", "description": "A JSON Schema (draft 2020-12)."}},
+        required=("schema",),
+    )
+
+    def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = super().validate(params)
+        try:
+            Draft202012Validator.check_schema(params.get("schema"))
+        except SchemaError as exc:
+            problems.append(("schema", f"not a valid JSON Schema: {exc.message}"))
+        return problems
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        target = params.get("target", "answer")
+        instance = select_value(trace, target)
+        if instance is None:
+            return nothing_to_check(target)
+        if target in TEXT_TARGETS:  # text as the agent wrote it
+            try:
+                instance = json.loads(instance)
+            except ValueError:
+                return verdict(False, f"{target} is not valid JSON.")
+        validator = Draft202012Validator(params["schema"], format_checker=Draft202012Validator.FORMAT_CHECKER)
+        error = best_match(validator.iter_errors(instance))
+        if error is None:
+            return verdict(True, f"{target} matches the schema.")
+        where = target + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        feedback = f"{where} does not match the schema: {shorten(error.message, 2 * FEEDBACK_CHARS)}."
+        return verdict(False, feedback, error=error.message, path=list(error.absolute_path))
+
+
+def calls_of(trace: Trace, tool: str) -> list[ToolCall]:
+    return [call for call in trace.tool_calls if call.name == tool]
+
+
+@register
+class ToolCalled(BuiltinCheck):
+    name = "tool_called"
+    summary = "The agent called a tool at least min_times times."
+    params_schema = fields_schema(
+        {"tool": TOOL, "min_times": {**limit_schema("Fewest calls that pass."), "default": 1}}, required=("tool",)
+    )
+    positive_fields = ("min_times",)
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        tool, least = params["tool"], params.get("min_times", 1)
+        n = len(calls_of(trace, tool))
+        if n >= least:
+            return verdict(True, f"{tool} was called {times(n)}.", calls=n)
+        if n == 0:
+            return verdict(False, f"{tool} was never called.", calls=0)
+        return verdict(False, f"{tool} was called {times(n)}, fewer than the {least} expected.", calls=n)
+
+
+@register
+class ToolNotCalled(BuiltinCheck):
+    name = "tool_not_called"
+    summary = "The agent never called a tool."
+    params_schema = fields_schema({"tool": TOOL}, required=("tool",))
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        tool = params["tool"]
+        n = len(calls_of(trace, tool))
+        if n:
+            return verdict(False, f"{tool} was called {times(n)}.", calls=n)
+        return verdict(True, f"{tool} was never called.", calls=0)
+
+
+@register
+class ToolArgs(BuiltinCheck):
+    name = "tool_args"
+    summary = "Some call of a tool had the expected arguments (values and/or regexes)."
+    params_schema = fields_schema(
+        {
+            "tool": TOOL,
+            "args": {
+                "type": "object",
+                "description": "Argument name -> expected value (strings: templates, compared trimmed, any case).",
+            },
+            "args_regex": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Argument name -> a regex the argument's text must match (searched).",
+            },
+        },
+        required=("tool",),
+    )
+    template_fields = ("args",)
+    regex_fields = ("args_regex",)
+
+    def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = super().validate(params)
+        if not params.get("args") and not params.get("args_regex"):
+            problems.append(("args", "give args, args_regex or both"))
+        return problems
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        tool = params["tool"]
+        calls = calls_of(trace, tool)
+        if not calls:
+            return verdict(False, f"{tool} was never called.")
+        expected = render(params.get("args", {}), trace)
+        patterns = params.get("args_regex", {})
+        differences = [self._differences(call, expected, patterns) for call in calls]
+        best = min(range(len(calls)), key=lambda i: len(differences[i]))
+        if not differences[best]:
+            return verdict(True, f"{tool} call {best + 1} of {len(calls)} had the expected arguments.", call=best)
+        first, rest = differences[best][0], len(differences[best]) - 1
+        which = f"the {tool} call" if len(calls) == 1 else f"the closest of {len(calls)} {tool} calls"
+        more = f" (and {count(rest, 'other argument')} differed)" if rest else ""
+        return verdict(False, f"In {which}, {first}{more}.", call=best, differences=differences[best])
+
+    @staticmethod
+    def _differences(call: ToolCall, expected: dict[str, Any], patterns: dict[str, str]) -> list[str]:
+        differences = []
+        for name in dict.fromkeys([*expected, *patterns]):
+            if name not in call.arguments:
+                differences.append(f"{name} was missing")
+                continue
+            got = call.arguments[name]
+            if name in expected and not same_value(got, expected[name]):
+                differences.append(f"{name} was {quote(got)}, expected {quote(expected[name])}")
+            elif name in patterns and not re.search(patterns[name], as_text(got)):
+                differences.append(f"{name} was {quote(got)}, which does not match /{shorten(patterns[name])}/")
+        return differences
+
+
+class LimitCheck(BuiltinCheck):
+    """Pass when a count the trace measures stays within `limit`."""
+
+    unit: ClassVar[str]
+    positive_fields = ("limit",)
+
+    def measure(self, trace: Trace) -> int:
+        raise NotImplementedError
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        used, most = self.measure(trace), params["limit"]
+        relation = "within" if used <= most else "over"
+        return verdict(used <= most, f"The episode used {count(used, self.unit)}, {relation} the limit of {most}.")
+
+
+@register
+class MaxTurns(LimitCheck):
+    name = "max_turns"
+    summary = "The agent took at most `limit` model turns."
+    params_schema = fields_schema({"limit": limit_schema("Most model turns that pass.")}, required=("limit",))
+    unit = "turn"
+
+    def measure(self, trace: Trace) -> int:
+        return trace.turns
+
+
+@register
+class MaxTokens(LimitCheck):
+    name = "max_tokens"
+    summary = "The episode used at most `limit` tokens (prompt + completion)."
+    params_schema = fields_schema(
+        {"limit": limit_schema("Most tokens (prompt + completion) that pass.")}, required=("limit",)
+    )
+    unit = "token"
+
+    def measure(self, trace: Trace) -> int:
+        return trace.total_tokens
+
+
+@register
+class MaxLength(BuiltinCheck):
+    name = "max_length"
+    summary = "Every selected text is at most max_words words and/or max_chars characters."
+    params_schema = fields_schema(
+        {
+            "target": TARGET,
+            "max_words": limit_schema("Most words (whitespace-separated) allowed."),
+            "max_chars": limit_schema("Most characters allowed."),
+        }
+    )
+    positive_fields = ("max_words", "max_chars")
+
+    def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = super().validate(params)
+        if params.get("max_words") is None and params.get("max_chars") is None:
+            problems.append(("max_words", "give max_words, max_chars or both"))
+        return problems
+
+    async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
+        target = params.get("target", "answer")
+        texts = select(trace, target)
+        if not texts:
+            return nothing_to_check(target, "measure")
+        subject = target if len(texts) == 1 else f"The longest of {target}"
+        words = max(len(t.split()) for t in texts)
+        chars = max(len(t) for t in texts)
+        details = {"words": words, "chars": chars}
+        limits = ((words, params.get("max_words"), "word"), (chars, params.get("max_chars"), "character"))
+        for size, most, unit in limits:
+            if most is not None and size > most:
+                return verdict(False, f"{subject} is {count(size, unit)} long, over the limit of {most}.", **details)
+        sizes = f"{count(words, 'word')} and {count(chars, 'character')}"
+        return verdict(True, f"{subject} is {sizes} long, within the limit.", **details)
+
+
+# The LLM judge lives in its own module; importing it registers `llm_judge`.
+from agentopt.scoring import judge as _judge  # noqa: E402, F401
