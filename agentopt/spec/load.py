@@ -1,0 +1,390 @@
+"""Load agent specs and rubrics from YAML, reporting every problem as file:line:col.
+
+Structure and types are checked by the JSON Schemas in `agentopt.spec.schema`; this
+module adds what a schema cannot express (files that must exist, Jinja2 templates that
+must parse, unique names, low <= high, each check's own rules) and builds the
+dataclasses. Loading never stops at the first problem and never shows a traceback:
+`load_*` raise one `ValidationError` carrying all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import fields
+from typing import Any
+
+import jinja2
+import yaml
+
+from agentopt.errors import Problem, ValidationError
+from agentopt.scoring import base
+from agentopt.spec import schema as schemas
+from agentopt.spec import yaml_source
+from agentopt.spec.agent import (
+    LOCAL_MODEL, AgentSpec, Example, LoopSettings, ModelParams, OptimizeSpec, SearchSpace, Skill, ToolOverride,
+)
+from agentopt.spec.rubric import Criterion, Rubric
+from agentopt.spec.yaml_source import Source
+
+# --- Public API ------------------------------------------------------------------------------
+
+
+def load_agent(path: str) -> AgentSpec:
+    return _load(path, _agent)
+
+
+def load_rubric(path: str) -> Rubric:
+    return _load(path, _rubric)
+
+
+def validate_file(path: str) -> list[Problem]:
+    """Every problem in one file: a rubric if it has `criteria`, an agent spec otherwise."""
+    source = yaml_source.read(path)
+    is_rubric = isinstance(source.data, dict) and "criteria" in source.data
+    return (_rubric if is_rubric else _agent)(source)[1]
+
+
+def validate_files(paths: Iterable[str]) -> list[Problem]:
+    return [problem for path in paths for problem in validate_file(path)]
+
+
+def agent_to_yaml(spec: AgentSpec) -> str:
+    """The spec as YAML that loads back into the same spec (when written beside its files)."""
+    data: dict[str, Any] = {"name": spec.name, "model": spec.model, "model_params": _fields(spec.params)}
+    if spec.system_prompt_file is not None:
+        data["system_prompt_file"] = spec.system_prompt_file
+    else:
+        data["system_prompt"] = spec.system_prompt
+    data["skills"] = [skill.path for skill in spec.skills]
+    data["tools"] = {tool.name: {"description": tool.description} for tool in spec.tools}
+    data["examples"] = [{"input": ex.input, "output": ex.output} for ex in spec.examples]
+    data["loop"] = _fields(spec.loop)
+    space = spec.optimize.search_space
+    data["optimize"] = {
+        "components": list(spec.optimize.components),
+        "max_component_tokens": spec.optimize.max_component_tokens,
+        "search_space": {
+            "models": list(space.models),
+            **({"temperature": dict(zip(("low", "high"), space.temperature))} if space.temperature else {}),
+            **({"max_examples": dict(zip(("low", "high"), space.max_examples))} if space.max_examples else {}),
+            "skills": list(space.skills),
+        },
+    }
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes multi-line strings (prompts) as readable `|` blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+# --- Shared machinery ------------------------------------------------------------------------
+
+Built = tuple[Any, list[Problem]]
+
+
+def _load(path: str, build: Callable[[Source], Built]) -> Any:
+    result, problems = build(yaml_source.read(path))
+    if problems:
+        raise ValidationError(problems)
+    return result
+
+
+def _checked(source: Source, schema: dict[str, Any]) -> list[Problem]:
+    """Parse problems plus schema problems; the semantic checks come after."""
+    if source.problems and source.data is None:
+        return list(source.problems)  # unreadable or not YAML: nothing more to say
+    return source.problems + schemas.schema_problems(schema, source.data, source)
+
+
+def _finish(source: Source, problems: list[Problem]) -> list[Problem]:
+    """Without duplicates, the main file first, in file order."""
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.file != source.file, p.file, p.line, p.column))
+
+
+def _mapping(data: Any, *keys: str) -> dict[str, Any]:
+    """data[k1][k2]..., or {} when any level is missing or not a mapping."""
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _make(cls: type, values: dict[str, Any]) -> Any:
+    """A settings dataclass from schema-valid values, turning YAML ints into floats where declared."""
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in values:
+            value = values[f.name]
+            if f.type.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            elif f.type.startswith("int") and isinstance(value, float):
+                value = int(value)  # jsonschema accepts 3.0 as an integer
+            kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def _template_error(text: str) -> tuple[int, str] | None:
+    """(line within the template, message) when `text` is not a valid Jinja2 template."""
+    try:
+        jinja2.Environment().parse(text)
+    except jinja2.TemplateSyntaxError as err:
+        return err.lineno, f"template error: {err.message}"
+    return None
+
+
+def _read_text(path: str) -> str | None:
+    """A text file's content, or None when it is missing or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+# --- Agent specs -----------------------------------------------------------------------------
+
+
+def _agent(source: Source) -> Built:
+    problems = _checked(source, schemas.agent_json_schema())
+    if not isinstance(source.data, dict):
+        return None, _finish(source, problems)
+    data = source.data
+    prompt, prompt_problems = _system_prompt(source, data)
+    skills, skill_problems = _skills(source, _list(data, "skills"))
+    problems += prompt_problems + skill_problems + _search_space(source, data, skills, not skill_problems)
+    if problems:
+        return None, _finish(source, problems)
+    return _build_agent(source, data, prompt, skills), []
+
+
+def _system_prompt(source: Source, data: dict[str, Any]) -> tuple[str, list[Problem]]:
+    """The prompt text (inline or from its file), and problems with it."""
+    inline, path = data.get("system_prompt"), data.get("system_prompt_file")
+    problems = []
+    if inline is not None and path is not None:
+        problems.append(source.problem("system_prompt_file", "give system_prompt or system_prompt_file, not both"))
+    if isinstance(inline, str):
+        return inline, problems + _inline_template_problems(source, inline)
+    if isinstance(path, str) and path:
+        text, found = _prompt_file(source, path)
+        return text, problems + found
+    return "", problems
+
+
+def _inline_template_problems(source: Source, text: str) -> list[Problem]:
+    error = _template_error(text)
+    if error is None:
+        return []
+    node = source.nodes["system_prompt"]
+    first_line = node.start_mark.line + 1 + (1 if node.style in ("|", ">") else 0)  # blocks start below
+    column = source.at("system_prompt")[1]
+    return [Problem(source.file, first_line + error[0] - 1, column, "system_prompt", error[1])]
+
+
+def _prompt_file(source: Source, path: str) -> tuple[str, list[Problem]]:
+    full = _beside(source, path)
+    text = _read_text(full)
+    if text is None:
+        return "", [source.problem("system_prompt_file", f"file not found: {path}")]
+    error = _template_error(text)
+    return text, [Problem(full, error[0], 1, "system_prompt_file", error[1])] if error else []
+
+
+def _beside(source: Source, path: str) -> str:
+    """A path written in a spec, resolved relative to the spec's folder."""
+    return os.path.join(os.path.dirname(source.file), path)
+
+
+def _skills(source: Source, paths: list[Any]) -> tuple[list[Skill], list[Problem]]:
+    skills: list[Skill] = []
+    problems: list[Problem] = []
+    first_index: dict[str, int] = {}
+    for i, path in enumerate(paths):
+        if not isinstance(path, str) or not path:
+            continue  # the schema already said so
+        skill, found = _skill(source, f"skills[{i}]", path)
+        problems += found
+        if skill is None:
+            continue
+        if skill.name in first_index:
+            message = f"duplicate skill name '{skill.name}' (also in skills[{first_index[skill.name]}])"
+            problems.append(source.problem(f"skills[{i}]", message))
+        first_index.setdefault(skill.name, i)
+        skills.append(skill)
+    return skills, problems
+
+
+def _skill(source: Source, field: str, path: str) -> tuple[Skill | None, list[Problem]]:
+    """One skill file: YAML front matter with `name` and `description`, then the markdown body."""
+    full = _beside(source, path)
+    text = _read_text(full)
+    if text is None:
+        return None, [source.problem(field, f"file not found: {path}")]
+    lines = text.splitlines(keepends=True)
+    closing = next((i for i, line in enumerate(lines[1:], 1) if line.rstrip() == "---"), None)
+    if not lines or lines[0].rstrip() != "---" or closing is None:
+        return None, [Problem(full, 1, 1, "", "missing front matter: start with a --- line, then name: and "
+                              "description: lines, then ---")]
+    front = yaml_source.parse("".join(lines[1:closing]), full, line_offset=1)
+    if front.problems and front.data is None:
+        return None, front.problems  # not YAML: nothing more to say
+    meta = front.data if isinstance(front.data, dict) else {}
+    problems = list(front.problems)
+    for key in ("name", "description"):
+        value = meta.get(key)
+        if not isinstance(value, str) or not value.strip():
+            problems.append(front.problem(key, "missing or empty in the front matter"))
+        elif key == "description" and "\n" in value.strip():
+            problems.append(front.problem(key, "must be one line"))
+    if problems:
+        return None, problems
+    body = "".join(lines[closing + 1:]).strip()
+    return Skill(meta["name"].strip(), meta["description"].strip(), body, path), []
+
+
+def _search_space(source: Source, data: dict[str, Any], skills: list[Skill], skills_ok: bool) -> list[Problem]:
+    space = _mapping(data, "optimize", "search_space")
+    prefix = "optimize.search_space"
+    problems = []
+    for key in ("temperature", "max_examples"):
+        bounds = _mapping(space, key)
+        low, high = bounds.get("low"), bounds.get("high")
+        if _is_number(low) and _is_number(high) and low > high:
+            problems.append(source.problem(f"{prefix}.{key}", f"low ({low}) is above high ({high})"))
+    names = {skill.name for skill in skills}
+    for i, name in enumerate(_list(space, "skills") if skills_ok else []):
+        if isinstance(name, str) and name not in names:
+            message = schemas.unknown_field(name, sorted(names), "skill")
+            problems.append(source.problem(f"{prefix}.skills[{i}]", message))
+    return problems
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _build_agent(source: Source, data: dict[str, Any], prompt: str, skills: list[Skill]) -> AgentSpec:
+    optimize = _mapping(data, "optimize")
+    space = _mapping(optimize, "search_space")
+    return AgentSpec(
+        name=data["name"],
+        model=data.get("model", LOCAL_MODEL),
+        params=_make(ModelParams, _mapping(data, "model_params")),
+        system_prompt=prompt,
+        system_prompt_file=data.get("system_prompt_file"),
+        skills=tuple(skills),
+        tools=tuple(ToolOverride(name, tool["description"]) for name, tool in _mapping(data, "tools").items()),
+        examples=tuple(Example(ex["input"], ex["output"]) for ex in _list(data, "examples")),
+        loop=_make(LoopSettings, _mapping(data, "loop")),
+        optimize=_make(OptimizeSpec, {
+            **optimize,
+            **({"components": tuple(optimize["components"])} if "components" in optimize else {}),
+            "search_space": SearchSpace(
+                models=tuple(space.get("models", ())),
+                temperature=_bounds(space, "temperature", float),
+                max_examples=_bounds(space, "max_examples", int),
+                skills=tuple(space.get("skills", ())),
+            ),
+        }),
+        source=source.file,
+    )
+
+
+def _bounds(space: dict[str, Any], key: str, kind: type) -> tuple[Any, Any] | None:
+    bounds = space.get(key)
+    return (kind(bounds["low"]), kind(bounds["high"])) if bounds else None
+
+
+# --- Rubrics ---------------------------------------------------------------------------------
+
+
+def _rubric(source: Source) -> Built:
+    problems = _checked(source, schemas.rubric_structure_schema())
+    if not isinstance(source.data, dict):
+        return None, _finish(source, problems)
+    checks = base.all_checks()
+    criteria = _list(source.data, "criteria")
+    problems += _duplicate_ids(source, criteria)
+    for i, criterion in enumerate(criteria):
+        problems += _check_problems(source, f"criteria[{i}].check", _mapping(criterion, "check"), checks)
+    weights = [c.get("weight", 1) for c in criteria if isinstance(c, dict)]
+    if criteria and all(_is_number(w) and w >= 0 for w in weights) and sum(weights) == 0:
+        problems.append(source.problem("criteria", "the weights sum to 0: give some criterion a weight above 0"))
+    if problems:
+        return None, _finish(source, problems)
+    return _build_rubric(source, checks), []
+
+
+def _duplicate_ids(source: Source, criteria: list[Any]) -> list[Problem]:
+    problems, first_index = [], {}
+    for i, criterion in enumerate(criteria):
+        cid = criterion.get("id") if isinstance(criterion, dict) else None
+        if not isinstance(cid, str):
+            continue
+        if cid in first_index:
+            message = f"duplicate id '{cid}' (also in criteria[{first_index[cid]}])"
+            problems.append(source.problem(f"criteria[{i}].id", message))
+        first_index.setdefault(cid, i)
+    return problems
+
+
+def _check_problems(source: Source, path: str, check: dict[str, Any], checks: dict[str, base.Check]) -> list[Problem]:
+    """The check's type must be registered; its fields must fit that check's schema and rules."""
+    name = check.get("type")
+    if not isinstance(name, str):
+        return []  # missing or not a string: the structure schema already said so
+    if name not in checks:
+        message = schemas.unknown_field(name, sorted(checks), "check type", list_known=True)
+        return [source.problem(f"{path}.type", message)]
+    problems = schemas.schema_problems(schemas.check_schema(name, checks[name]), check, source, prefix=path)
+    if problems:
+        return problems
+    return [source.problem(yaml_source.join(path, field) if field else path, message)
+            for field, message in checks[name].validate(_params(check))]
+
+
+def _params(check: dict[str, Any]) -> dict[str, Any]:
+    """A check's own fields: everything but its `type`, as the user wrote them."""
+    return {key: value for key, value in check.items() if key != "type"}
+
+
+def _build_rubric(source: Source, checks: dict[str, base.Check]) -> Rubric:
+    data = source.data
+    criteria = []
+    for c in data["criteria"]:
+        check = c["check"]
+        criteria.append(Criterion(
+            id=c["id"],
+            description=c["description"],
+            weight=float(c.get("weight", 1)),
+            check=check["type"],
+            params=_params(check),
+            gate=c.get("gate", False),
+            pass_at=float(c.get("pass_at", checks[check["type"]].default_pass_at)),
+        ))
+    return Rubric(
+        name=data["name"],
+        criteria=tuple(criteria),
+        pass_threshold=float(data.get("pass_threshold", Rubric.pass_threshold)),
+        description=data.get("description", ""),
+        judge_model=data.get("judge_model", Rubric.judge_model),
+        source=source.file,
+    )
