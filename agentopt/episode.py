@@ -119,6 +119,7 @@ class _Episode:
         self.cached_calls = 0
         self.stop_reason = "max_turns"
         self.error: str | None = None
+        self.info: dict[str, Any] = {}
         self.started = time.perf_counter()
 
     def account(self, response: ChatResponse) -> None:
@@ -155,6 +156,7 @@ class _Episode:
             cached_calls=self.cached_calls,
             stop_reason=self.stop_reason,
             error=self.error,
+            info=self.info,
         )
 
 
@@ -288,6 +290,8 @@ class _Runner:
         )
         if outcome.reward is not None:
             self.ep.reward = outcome.reward
+        if outcome.metadata:
+            self.ep.info = outcome.metadata
         if outcome.done:
             self.ep.done = True
             self.ep.stop_reason = "done"

@@ -44,6 +44,7 @@ class Trace:
     cached_calls: int = 0  # calls answered from the on-disk cache
     stop_reason: str = "done"
     error: str | None = None  # infrastructure error (provider, environment, protocol), with its cause
+    info: dict[str, Any] = field(default_factory=dict)  # the environment's metadata from its last step
 
     @property
     def total_tokens(self) -> int:

@@ -6,7 +6,9 @@ Targets:
   indexes a list);
 - `last_message`: the last assistant message with text in it;
 - `messages`: every assistant message's text, and each tool call's arguments as JSON;
-- `tool:NAME.ARG`: argument ARG of every call to tool NAME.
+- `tool:NAME.ARG`: argument ARG of every call to tool NAME;
+- `info.KEY[.KEY...]`: a field of the environment's metadata from its last step
+  (e.g. `info.policy_violations` in the support environment).
 
 `select` gives the texts a text check (contains, regex, ...) searches; `select_value`
 gives the one raw value a value check (equals, json_schema) compares.
@@ -21,7 +23,7 @@ from agentopt.trace import Trace
 
 # Targets whose value is text as the agent wrote it (json_schema parses it as JSON).
 TEXT_TARGETS = ("answer", "last_message", "messages")
-TARGET_HELP = "answer, answer.KEY, last_message, messages or tool:NAME.ARG"
+TARGET_HELP = "answer, answer.KEY, last_message, messages, tool:NAME.ARG or info.KEY"
 
 _MISSING = object()
 
@@ -32,7 +34,7 @@ def validate_target(target: Any) -> str | None:
         return f"target must be a string ({TARGET_HELP})"
     if target in TEXT_TARGETS:
         return None
-    if target.startswith("answer."):
+    if target.startswith(("answer.", "info.")):
         if any(not key for key in target.split(".")[1:]):
             return f"target {target!r} has an empty key"
         return None
@@ -72,6 +74,9 @@ def _values(trace: Trace, target: str) -> list[Any]:
         return [] if trace.final_answer is None else [trace.final_answer]
     if target.startswith("answer."):
         value = _follow(trace.answer_json(), target.split(".")[1:])
+        return [] if value is _MISSING else [value]
+    if target.startswith("info."):
+        value = _follow(trace.info, target.split(".")[1:])
         return [] if value is _MISSING else [value]
     if target == "last_message":
         texts = _assistant_texts(trace)

@@ -178,7 +178,7 @@ VALIDATION_CASES = [
     ("contains", {"value": ["ok", "{{ oops"]}, [("value[1]", "template does not parse (line 1): unexpected end of template, expected 'end of print statement'.")]),
     ("not_contains", {"value": "{% if %}"}, [("value", "template does not parse (line 1): Expected an expression, got 'end of statement block'")]),
     ("regex", {"pattern": "(unclosed", "target": "nowhere"}, [
-        ("target", "unknown target 'nowhere': use answer, answer.KEY, last_message, messages or tool:NAME.ARG"),
+        ("target", "unknown target 'nowhere': use answer, answer.KEY, last_message, messages, tool:NAME.ARG or info.KEY"),
         ("pattern", "regex does not compile: missing ), unterminated subpattern at position 0"),
     ]),
     ("equals", {"value": "{{ }}"}, [("value", "template does not parse (line 1): Expected an expression, got 'end of print statement'")]),

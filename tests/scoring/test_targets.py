@@ -6,7 +6,7 @@ from . import make_trace
 
 
 @pytest.mark.parametrize(
-    "target", ["answer", "answer.a", "answer.a.b", "last_message", "messages", "tool:search.query", "tool:mcp.search.q"]
+    "target", ["answer", "answer.a", "answer.a.b", "last_message", "messages", "tool:search.query", "tool:mcp.search.q", "info.policy_violations"]
 )
 def test_valid_targets(target):
     assert validate_target(target) is None
@@ -15,12 +15,12 @@ def test_valid_targets(target):
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("answers", "unknown target 'answers': use answer, answer.KEY, last_message, messages or tool:NAME.ARG"),
+        ("answers", "unknown target 'answers': use answer, answer.KEY, last_message, messages, tool:NAME.ARG or info.KEY"),
         ("answer.", "target 'answer.' has an empty key"),
         ("answer.a..b", "target 'answer.a..b' has an empty key"),
         ("tool:search", "target 'tool:search' must look like tool:NAME.ARG"),
         ("tool:.query", "target 'tool:.query' must look like tool:NAME.ARG"),
-        (3, "target must be a string (answer, answer.KEY, last_message, messages or tool:NAME.ARG)"),
+        (3, "target must be a string (answer, answer.KEY, last_message, messages, tool:NAME.ARG or info.KEY)"),
     ],
 )
 def test_invalid_targets(target, message):
@@ -78,3 +78,10 @@ def test_tool_argument():
 def test_invalid_target_raises():
     with pytest.raises(ValueError, match="unknown target"):
         select(make_trace(), "everything")
+
+
+def test_info_keys_read_the_environments_last_metadata():
+    trace = make_trace(info={"policy_violations": ["refund_over_price"], "changes": {"refunds": []}})
+    assert select_value(trace, "info.policy_violations") == ["refund_over_price"]
+    assert select(trace, "info.changes.refunds") == ["[]"]
+    assert select_value(trace, "info.missing") is None

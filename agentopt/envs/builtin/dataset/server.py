@@ -37,17 +37,26 @@ def assign_split(record_id: str) -> str:
     return "train" if bucket < 6 else ("val" if bucket < 8 else "test")
 
 
+def _line_numbers(path: Path) -> list[int]:
+    """The file line of each record `read_jsonl` returns (it skips blank lines)."""
+    with Path(path).open(encoding="utf-8") as handle:
+        return [number for number, line in enumerate(handle, start=1) if line.strip()]
+
+
 def load_dataset(path: Path) -> dict[str, list[dict[str, Any]]]:
     tasks: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    for number, record in enumerate(read_jsonl(path), start=1):
+    records = read_jsonl(path)  # bad JSON: ValueError naming file:line
+    for number, (line, record) in enumerate(zip(_line_numbers(path), records), start=1):
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{line}: record is not a JSON object")
         if "input" not in record:
-            raise ValueError(f"{path}:{number}: record has no 'input' field")
+            raise ValueError(f"{path}:{line}: record has no 'input' field")
         record = dict(record)
-        record.setdefault("id", f"{Path(path).stem}-{number}")
+        record.setdefault("id", f"{Path(path).stem}-{number}")  # the record's ordinal: unchanged by blank lines
         record["id"] = str(record["id"])
         split = record.get("split") or assign_split(record["id"])
         if split not in tasks:
-            raise ValueError(f"{path}:{number}: split {split!r} is not one of {', '.join(SPLITS)}")
+            raise ValueError(f"{path}:{line}: split {split!r} is not one of {', '.join(SPLITS)}")
         record["split"] = split
         tasks[split].append(record)
     return tasks

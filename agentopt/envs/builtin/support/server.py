@@ -115,9 +115,10 @@ class SupportEnvironment(TaskEnvironment):
         )
 
     def _finish_step(self, action: Any, observation: Any) -> Any:
+        # Every step carries the world's report, so a rubric can judge an episode that
+        # ended without a reply (turn limit) by what it did.
         observation = super()._finish_step(action, observation)
-        if observation.done:
-            observation.metadata = {**observation.metadata, **self.report()}
+        observation.metadata = {**observation.metadata, **self.report()}
         return observation
 
 
