@@ -167,3 +167,14 @@ def test_api_keys_never_reach_run_outputs(tmp_path, qa_dataset, qa_rubric):
     outputs = [p.read_text(errors="replace") for p in (tmp_path / "runs").rglob("*") if p.is_file()]
     assert outputs and all(secret not in text for text in outputs)
     assert secret not in result.stdout + result.stderr
+
+
+def test_a_broken_dataset_is_reported_by_file_and_line_before_any_launch(tmp_path, qa_rubric):
+    data = tmp_path / "broken.jsonl"
+    data.write_text('{"input": "ok", "split": "val"}\n\n{"question": "no input field"}\n')
+    with ScriptedLLM(quiz_master) as llm:
+        agent = scripted_agent(tmp_path, llm.url)
+        result = run_cli(*eval_args(agent, qa_rubric, data), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{data}:3:1: record has no 'input' field"
+    assert not (tmp_path / "runs").exists()

@@ -13,14 +13,16 @@ Pitfalls handled here:
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from agentopt.errors import EnvError, UsageError
+from agentopt.errors import EnvError, Problem, UsageError, ValidationError
 from agentopt.envs.builtin import BUILTIN_ENVS
 from agentopt.redact import redact
 from agentopt.servers import ServerProcess, python_module_argv
@@ -52,11 +54,24 @@ def parse_env(arg: str) -> EnvTarget:
             path = Path(rest)
             if not path.is_file():
                 raise UsageError(f"--env: dataset file not found: {rest}")
+            check_dataset(path)
             return EnvTarget(name=name, options={"path": str(path.resolve())})
         return EnvTarget(name=name)
     if sep and rest:
         return EnvTarget(name=arg)  # module:factory
     raise UsageError(f"--env: unknown environment {arg!r}: use {', '.join(BUILTIN_ENVS)}, dataset:FILE, module:factory or a URL")
+
+
+def check_dataset(path: Path) -> None:
+    """Load a dataset file here, so its mistakes are reported as file:line before any launch."""
+    from agentopt.envs.builtin.dataset.data import load_dataset, load_schema
+    from agentopt.envs.builtin.jsonl import DataError
+
+    try:
+        load_dataset(path)
+        load_schema(path)
+    except DataError as exc:
+        raise ValidationError(Problem(exc.path, exc.line, 1, "", exc.message)) from None
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,16 @@ class RunningEnv:
     def stop(self) -> None:
         if self._process is not None:
             self._process.stop()
+
+    async def settle(self, wait_s: float = 0.5) -> None:
+        """Give a launched server that just dropped a connection a moment to finish exiting,
+        so `crash_report` can tell a crash from a network error (the socket closes before
+        the process is reaped)."""
+        if self._process is None:
+            return
+        deadline = time.monotonic() + wait_s
+        while self._process.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
 
     def crash_report(self) -> str:
         """Why the server stopped answering, when we launched it and it died."""
@@ -170,6 +195,12 @@ class EnvSession:
             except Exception:  # noqa: BLE001 - closing a broken session is best effort
                 pass
 
+    def _live(self) -> Any:
+        """The open client; EnvError once a failure closed it (checked before a request is built)."""
+        if self._client is None:
+            raise EnvError("the environment session is closed")
+        return self._client
+
     async def _guard(self, what: str, awaitable: Any) -> Any:
         if self._client is None:
             raise EnvError("the environment session is closed")
@@ -182,6 +213,8 @@ class EnvSession:
             except Exception:  # noqa: BLE001
                 pass
             kind = "timed out" if "Timeout" in type(exc).__name__ else "failed"
+            if kind == "failed":
+                await self.env.settle()
             raise EnvError(
                 redact(f"environment {self.env.target.label}: {what} {kind}: {type(exc).__name__}: {exc}"[:400])
                 + self.env.crash_report()
@@ -191,7 +224,7 @@ class EnvSession:
         kwargs: dict[str, Any] = {"split": split, "index": index}
         if seed is not None:
             kwargs["seed"] = seed
-        result = await self._guard("reset", self._client.reset(**kwargs))
+        result = await self._guard("reset", self._live().reset(**kwargs))
         obs = result.observation.model_dump() if hasattr(result.observation, "model_dump") else dict(result.observation)
         context = dict(obs.get("context") or {})
         prompt = next((str(obs[f]) for f in PROMPT_FIELDS if obs.get(f)), None)
@@ -201,13 +234,13 @@ class EnvSession:
         return ResetOutcome(prompt=prompt, context=context)
 
     async def tools(self) -> list[ToolSpec]:
-        tools = await self._guard("list_tools", self._client.list_tools(use_cache=False))
+        tools = await self._guard("list_tools", self._live().list_tools(use_cache=False))
         return [ToolSpec(t.name, t.description or "", dict(t.input_schema or {})) for t in tools]
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> StepOutcome:
         from openenv.core.env_server.mcp_types import CallToolAction
 
-        result = await self._guard(f"tool {name!r}", self._client.step(CallToolAction(tool_name=name, arguments=arguments)))
+        result = await self._guard(f"tool {name!r}", self._live().step(CallToolAction(tool_name=name, arguments=arguments)))
         obs = result.observation
         error = getattr(obs, "error", None)
         raw = getattr(obs, "result", None)

@@ -10,16 +10,15 @@ OpenEnv pitfalls handled here once:
 
 from __future__ import annotations
 
-import json
 import uuid
-from pathlib import Path
 from typing import Any, Optional
 
 from openenv.core.env_server.mcp_environment import MCPEnvironment
 from openenv.core.env_server.mcp_types import CallToolAction
 from openenv.core.env_server.types import Action, Observation, State
 
-SPLITS = ("train", "val", "test")
+from agentopt.envs.builtin.jsonl import SPLITS  # noqa: F401 - re-exported for environments
+
 MAX_CONCURRENT_SESSIONS = 64
 
 
@@ -35,17 +34,6 @@ class TaskState(State):
     split: Optional[str] = None
     finished: bool = False
 
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
-    return rows
 
 
 class TaskEnvironment(MCPEnvironment):

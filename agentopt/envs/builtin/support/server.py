@@ -13,7 +13,8 @@ from typing import Any, Optional
 
 from fastmcp import FastMCP
 
-from agentopt.envs.builtin.common import SPLITS, TaskEnvironment, TaskState, make_app, read_jsonl
+from agentopt.envs.builtin.common import SPLITS, TaskEnvironment, TaskState, make_app
+from agentopt.envs.builtin.jsonl import read_jsonl
 from agentopt.envs.builtin.support.world import (
     DATA_DIR,
     TODAY,
@@ -35,7 +36,7 @@ class SupportState(TaskState):
 
 def load_tasks(path: Path = DATA_DIR / "tasks.jsonl") -> dict[str, list[dict[str, Any]]]:
     tasks: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    for record in read_jsonl(path):
+    for _, record in read_jsonl(path):
         if record.get("split") not in tasks:
             raise ValueError(f"{path}: task {record.get('id')!r} has split {record.get('split')!r}")
         tasks[record["split"]].append(record)
