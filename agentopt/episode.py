@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentopt.errors import EnvError, ProviderError
+from agentopt.errors import EnvError, ProviderError, ValidationError
 from agentopt.envs.session import RunningEnv, ToolSpec
 from agentopt.models.types import ChatModel, ChatRequest, ChatResponse
 from agentopt.prompt import LOAD_SKILL, system_prompt
@@ -172,6 +172,8 @@ async def run_episode(spec: AgentSpec, env: RunningEnv, model: ChatModel, task: 
             episode.messages = [{"role": "system", "content": prompt}, {"role": "user", "content": reset.prompt}]
             runner = _Runner(spec, session, model, episode, tools, structured)
             await runner.run()
+    except ValidationError:
+        raise  # the spec is wrong (a prompt variable the environment does not give): stop the run
     except (ProviderError, EnvError) as exc:
         episode.stop_reason, episode.error = "error", redact(str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug must not lose the run; it is reported as an error

@@ -178,3 +178,24 @@ def test_a_broken_dataset_is_reported_by_file_and_line_before_any_launch(tmp_pat
     assert result.returncode == 2
     assert result.stderr.strip() == f"{data}:3:1: record has no 'input' field"
     assert not (tmp_path / "runs").exists()
+
+
+def test_hosted_models_go_through_litellm(tmp_path, qa_dataset, qa_rubric):
+    """No api_base: the request takes the litellm path (here to an OpenAI-compatible URL
+    given the way a user would, through OPENAI_BASE_URL)."""
+    with ScriptedLLM(quiz_master) as llm:
+        agent = write(
+            tmp_path / "agents" / "hosted.yaml",
+            """
+            name: hosted
+            model: openai/gpt-4o-mini
+            system_prompt: Answer the question with a word.
+            """,
+        )
+        env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_BASE": llm.url, "OPENAI_API_KEY": "sk-test-abcdefghijklmnopqrstuvwxyz"}
+        result = run_cli(*eval_args(agent, qa_rubric, qa_dataset), cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(llm.requests) == 4 and llm.requests[0]["model"] == "gpt-4o-mini"
+    summary = json.loads((only_run(tmp_path) / "summary.json").read_text())
+    assert summary["summary"]["n"] == 4
+    assert summary["usage"]["cost_usd"] > 0  # litellm's local price map knows gpt-4o-mini

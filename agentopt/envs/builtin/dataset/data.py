@@ -58,7 +58,8 @@ def load_schema(path: Path) -> dict[str, Any]:
 
 
 def _norm(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
+    """Compare as trimmed, case-insensitive text, so an expected 4 matches an answer "4"."""
+    return None if value is None else str(value).strip().lower()
 
 
 def answer_reward(answer: dict[str, Any], expected: Any) -> float:
