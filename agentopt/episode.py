@@ -120,6 +120,7 @@ class _Episode:
         self.stop_reason = "max_turns"
         self.error: str | None = None
         self.info: dict[str, Any] = {}
+        self.variables: list[str] = []
         self.started = time.perf_counter()
 
     def account(self, response: ChatResponse) -> None:
@@ -157,6 +158,7 @@ class _Episode:
             stop_reason=self.stop_reason,
             error=self.error,
             info=self.info,
+            variables=self.variables,
         )
 
 
@@ -166,6 +168,7 @@ async def run_episode(spec: AgentSpec, env: RunningEnv, model: ChatModel, task: 
     try:
         async with env.session() as session:
             reset = await session.reset(task.split, task.index, seed=seed)
+            episode.variables = sorted(reset.context)
             tools = openai_tools(spec, await session.tools())
             structured = spec.structured_tools
             prompt = system_prompt(spec, reset.context, tools if structured else None)

@@ -57,7 +57,18 @@ class EvalResult:
         return self.summary.n_errors
 
 
-OnEpisode = Callable[[Trace, EpisodeScore], None]
+@dataclass(frozen=True)
+class Episode:
+    """One played and scored episode."""
+
+    trace: Trace
+    score: EpisodeScore
+
+    def to_record(self) -> dict[str, Any]:
+        return {"trace": self.trace.to_dict(), "score": self.score.to_dict()}
+
+
+OnEpisode = Callable[[Episode], None]
 
 
 def select_tasks(env: RunningEnv, split: str, episodes: int | None) -> list[TaskRef]:
@@ -71,19 +82,73 @@ def select_tasks(env: RunningEnv, split: str, episodes: int | None) -> list[Task
     return refs[:episodes] if episodes else refs
 
 
-async def check_tool_overrides(spec: AgentSpec, env: RunningEnv) -> None:
-    """A tool description in the spec for a tool the environment lacks is a spec error."""
-    if not spec.tools:
-        return
-    async with env.session() as session:
-        names = {t.name for t in await session.tools()}
-    problems = [
-        Problem(spec.source, 0, 0, f"tools.{t.name}", f"the environment has no tool {t.name!r} (it has: {', '.join(sorted(names))})")
-        for t in spec.tools
-        if t.name not in names
-    ]
-    if problems:
-        raise ValidationError(problems)
+class Evaluator:
+    """An environment server and a model client kept up across many evaluations.
+
+    `async with Evaluator(...) as ev:` starts both; `await ev.run(spec, tasks)` plays and
+    scores episodes concurrently. The optimizer evaluates hundreds of candidates through
+    one Evaluator; `agentopt eval` evaluates one spec.
+    """
+
+    def __init__(self, env_target: EnvTarget, rubric: Rubric, logs: Path, config: EvalConfig = EvalConfig()):
+        self.rubric = rubric
+        self.config = config
+        self.env = RunningEnv(env_target, logs, step_timeout_s=config.step_timeout_s)
+        self.client = ModelClient(cache_path=config.cache_path, local_server=LocalModelServer(log_path=logs / "local-model.log"))
+        self._limit = asyncio.Semaphore(max(1, config.concurrency))
+        self._ctx = CheckContext(judge=self.client, judge_model=rubric.judge_model)
+
+    async def __aenter__(self) -> "Evaluator":
+        # The env server boots in its own process while we import OpenEnv's client here
+        # (both take ~5 s: overlapping them halves the wait before the first episode).
+        try:
+            await asyncio.gather(asyncio.to_thread(self.env.start), asyncio.to_thread(import_module, "openenv.core.mcp_client"))
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.client.aclose()
+        await asyncio.to_thread(self.env.stop)
+
+    @property
+    def usage(self) -> Usage:
+        return self.client.usage
+
+    async def tasks(self, split: str, limit: int | None = None) -> list[TaskRef]:
+        return await asyncio.to_thread(select_tasks, self.env, split, limit)
+
+    async def check_spec(self, spec: AgentSpec) -> None:
+        """A tool description in the spec for a tool the environment lacks is a spec error."""
+        if not spec.tools:
+            return
+        async with self.env.session() as session:
+            names = {t.name for t in await session.tools()}
+        problems = [
+            Problem(spec.source, 0, 0, f"tools.{t.name}", f"the environment has no tool {t.name!r} (it has: {', '.join(sorted(names))})")
+            for t in spec.tools
+            if t.name not in names
+        ]
+        if problems:
+            raise ValidationError(problems)
+
+    async def play(self, spec: AgentSpec, task: TaskRef) -> Episode:
+        async with self._limit:
+            trace = await run_episode(spec, self.env, self.client, task, seed=self.config.seed + task.index)
+            score = await score_trace(trace, self.rubric, self._ctx)
+        return Episode(trace, score)
+
+    async def run(self, spec: AgentSpec, tasks: list[TaskRef], on_episode: OnEpisode | None = None) -> list[Episode]:
+        """Play and score every task; results in the order of `tasks`."""
+
+        async def one(task: TaskRef) -> Episode:
+            episode = await self.play(spec, task)
+            if on_episode:
+                on_episode(episode)
+            return episode
+
+        return list(await asyncio.gather(*(one(t) for t in tasks)))
 
 
 async def evaluate_async(
@@ -97,42 +162,26 @@ async def evaluate_async(
 ) -> EvalResult:
     loop = asyncio.get_running_loop()
     started = loop.time()
-    env = RunningEnv(env_target, run.logs, step_timeout_s=config.step_timeout_s)
-    client = ModelClient(cache_path=config.cache_path, local_server=LocalModelServer(log_path=run.logs / "local-model.log"))
-    try:
-        # The env server boots in its own process while we import OpenEnv's client here
-        # (both take ~5 s: overlapping them halves the wait before the first episode).
-        await asyncio.gather(asyncio.to_thread(env.start), asyncio.to_thread(import_module, "openenv.core.mcp_client"))
-        tasks = await asyncio.to_thread(select_tasks, env, config.split, config.episodes)
-        await check_tool_overrides(spec, env)
+
+    def record(episode: Episode) -> None:
+        run.append_episode(episode.to_record())
+        if on_episode:
+            on_episode(episode)
+
+    async with Evaluator(env_target, rubric, run.logs, config) as evaluator:
+        tasks = await evaluator.tasks(config.split, config.episodes)
+        await evaluator.check_spec(spec)
         if on_start:
             on_start(len(tasks))
-        ctx = CheckContext(judge=client, judge_model=rubric.judge_model)
-        limit = asyncio.Semaphore(max(1, config.concurrency))
-        scores: list[EpisodeScore] = []
-
-        async def play(task: TaskRef) -> None:
-            async with limit:
-                trace = await run_episode(spec, env, client, task, seed=config.seed + task.index)
-                score = await score_trace(trace, rubric, ctx)
-            run.append_episode({"trace": trace.to_dict(), "score": score.to_dict()})
-            scores.append(score)
-            if on_episode:
-                on_episode(trace, score)
-
-        await asyncio.gather(*(play(t) for t in tasks))
-    finally:
-        await client.aclose()
-        await asyncio.to_thread(env.stop)
-    order = {t.task_id: i for i, t in enumerate(tasks)}
-    scores.sort(key=lambda s: order.get(s.task_id, 0))
+        episodes = await evaluator.run(spec, tasks, on_episode=record)
+    scores = [e.score for e in episodes]
     return EvalResult(
         run=run,
         split=config.split,
         env=env_target.label,
         summary=summarize(scores, rubric),
         scores=scores,
-        usage=client.usage,
+        usage=evaluator.usage,
         wall_s=loop.time() - started,
     )
 

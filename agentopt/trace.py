@@ -45,6 +45,7 @@ class Trace:
     stop_reason: str = "done"
     error: str | None = None  # infrastructure error (provider, environment, protocol), with its cause
     info: dict[str, Any] = field(default_factory=dict)  # the environment's metadata from its last step
+    variables: list[str] = field(default_factory=list)  # the prompt variables the environment gave at reset
 
     @property
     def total_tokens(self) -> int:

@@ -57,9 +57,9 @@ def run_eval(
         def on_start(total: int) -> None:
             progress.update(bar, total=total, description="episodes")
 
-        def on_episode(trace, score) -> None:
-            if score.error is None:
-                done.append(score.score)
+        def on_episode(episode) -> None:
+            if episode.score.error is None:
+                done.append(episode.score.score)
             progress.update(bar, advance=1, mean=f"{sum(done) / len(done):.2f}" if done else "-")
 
         result = evaluate(spec, rules, target, run, config, on_start=on_start, on_episode=on_episode)

@@ -50,8 +50,18 @@ class RunFolder:
         shutil.copyfile(source, target)
 
     def append_episode(self, record: dict[str, Any]) -> None:
-        with (self.path / TRACES).open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, default=str) + "\n")
+        self.append_jsonl(TRACES, record)
+
+    def append_jsonl(self, name: str, record: dict[str, Any]) -> None:
+        """Append one JSON line, durably. A line cut short by an earlier kill is closed first."""
+        path = self.path / name
+        prefix = ""
+        if path.exists() and path.stat().st_size:
+            with path.open("rb") as handle:
+                handle.seek(-1, os.SEEK_END)
+                prefix = "" if handle.read(1) == b"\n" else "\n"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(prefix + json.dumps(record, default=str) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
