@@ -1,0 +1,66 @@
+"""Acceptance: does a child beat the current best on held-out val?
+
+The comparison is paired: only tasks both candidates were scored on count, so a child evaluated
+on a subset (or a task that errored for one side) cannot win by a different mix of tasks.
+Acceptance is strict: equal is not better. Optionally a paired bootstrap over the per-task
+differences must also call the win significant.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from statistics import fmean
+
+_EPS = 1e-12  # float slack so that a delta of exactly min_delta passes
+
+
+@dataclass(frozen=True)
+class Decision:
+    accepted: bool
+    delta: float  # mean(child) - mean(best) on the shared tasks
+    reason: str  # one line a person can read
+    p_value: float | None = None  # bootstrap p-value, when significance was asked for
+
+
+def decide(
+    child: dict[str, float],
+    best: dict[str, float],
+    min_delta: float = 1e-9,
+    significance: float | None = None,
+    rng: random.Random | None = None,
+    resamples: int = 2000,
+) -> Decision:
+    """Accept `child` ({task id: score}) over `best` only on a strict, large enough paired gain.
+
+    With `significance` (e.g. 0.05) the bootstrap p-value must also be below it. Without an
+    `rng` the bootstrap uses a fixed seed, so the same scores always give the same decision.
+    """
+    shared = sorted(child.keys() & best.keys())
+    if not shared:
+        return Decision(False, 0.0, "no val task scored for both child and best")
+    child_mean = fmean(child[t] for t in shared)
+    best_mean = fmean(best[t] for t in shared)
+    delta = child_mean - best_mean
+    scores = f"val {child_mean:.3f} vs best {best_mean:.3f}"
+    if delta <= 0:
+        return Decision(False, delta, f"not better: {scores} ({delta:+.3f})")
+    if delta < min_delta - _EPS:
+        return Decision(False, delta, f"too small: {scores} ({delta:+.3f} < min_delta {min_delta:.3f})")
+    gain = f"{delta:+.3f} >= min_delta {min_delta:.3f}"
+    if significance is None:
+        return Decision(True, delta, f"{scores} ({gain})")
+    diffs = [child[t] - best[t] for t in shared]
+    p = bootstrap_p_value(diffs, rng or random.Random(0), resamples)
+    if p >= significance:
+        return Decision(False, delta, f"{delta:+.3f} not significant (p={p:.2f} >= {significance:g})", p)
+    return Decision(True, delta, f"{scores} ({gain}, p={p:.3f} < {significance:g})", p)
+
+
+def bootstrap_p_value(diffs: list[float], rng: random.Random, resamples: int = 2000) -> float:
+    """Share of bootstrap resamples of the paired differences whose mean is <= 0."""
+    if not diffs or resamples < 1:
+        raise ValueError("need at least one difference and one resample")
+    k = len(diffs)
+    hits = sum(sum(rng.choices(diffs, k=k)) <= 0 for _ in range(resamples))  # mean <= 0 iff sum <= 0
+    return hits / resamples
