@@ -1,0 +1,98 @@
+"""Discrete and numeric choices from `optimize.search_space`: model, temperature, how many
+examples to keep, and which skills are on.
+
+The distributions come only from the parent's `optimize.search_space`, which no operator
+changes, so every parent of a run gets the same ones (Optuna rejects a categorical whose
+choices change between trials).
+
+Switching a skill back on needs its body. It is looked up, first match wins, in the parent's
+skills, then the skills given to the constructor (e.g. the baseline's), then the skills of the
+other frontier candidates (`ctx.others`). A skill found nowhere stays off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Iterable
+
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from agentopt.optimize.types import Candidate, Proposal, ProposalContext
+from agentopt.spec.agent import AgentSpec, Skill
+
+TEMPERATURE_DIGITS = 2  # sampled temperatures are rounded: 0.7, not 0.7034...
+
+
+class ChoicesOperator:
+    name = "choices"
+
+    def __init__(self, skills: Iterable[Skill] = ()):
+        self.skills = tuple(skills)  # extra source of skill bodies for switching skills back on
+
+    def search_space(self, parent: Candidate) -> dict[str, Any]:
+        space = parent.spec.optimize.search_space
+        dists: dict[str, Any] = {}
+        if space.models:
+            dists["choices.model"] = CategoricalDistribution(list(space.models))
+        if space.temperature:
+            dists["choices.temperature"] = FloatDistribution(*map(float, space.temperature))
+        if space.max_examples:
+            dists["choices.max_examples"] = IntDistribution(*map(int, space.max_examples))
+        for skill in space.skills:
+            dists[f"choices.skill.{skill}"] = CategoricalDistribution([True, False])
+        return dists
+
+    async def propose(self, ctx: ProposalContext) -> Proposal | None:
+        parent = ctx.parent.spec
+        spec, changes = parent, []
+        params = ctx.params
+
+        model = params.get("choices.model", parent.model)
+        if model != parent.model:
+            spec = replace(spec, model=model)
+            changes.append(f"model {parent.model} -> {model}")
+
+        if "choices.temperature" in params:
+            temperature = round(float(params["choices.temperature"]), TEMPERATURE_DIGITS)
+            if temperature != parent.params.temperature:
+                spec = replace(spec, params=replace(spec.params, temperature=temperature))
+                changes.append(f"temperature {parent.params.temperature:g} -> {temperature:g}")
+
+        limit = params.get("choices.max_examples")
+        if limit is not None and 0 <= int(limit) < len(parent.examples):
+            spec = replace(spec, examples=parent.examples[: int(limit)])
+            changes.append(f"examples {len(parent.examples)} -> {int(limit)}")
+
+        skills, skill_changes = self._toggle_skills(ctx)
+        if skill_changes:
+            spec = replace(spec, skills=skills)
+            changes += skill_changes
+
+        if not changes:
+            return None
+        return Proposal(spec=spec, component="choices", note="; ".join(changes))
+
+    def _toggle_skills(self, ctx: ProposalContext) -> tuple[tuple[Skill, ...], list[str]]:
+        """The parent's skills with the sampled switches applied, and what changed."""
+        skills = list(ctx.parent.spec.skills)
+        changes = []
+        pool = _skill_pool(ctx.parent.spec, self.skills, ctx.others)
+        for name in ctx.parent.spec.optimize.search_space.skills:
+            wanted = ctx.params.get(f"choices.skill.{name}")
+            present = any(s.name == name for s in skills)
+            if wanted is None or bool(wanted) == present:
+                continue
+            if not wanted:
+                skills = [s for s in skills if s.name != name]
+                changes.append(f"skill {name} off")
+            elif name in pool:
+                skills.append(pool[name])
+                changes.append(f"skill {name} on")
+        return tuple(skills), changes
+
+
+def _skill_pool(parent: AgentSpec, extra: tuple[Skill, ...], others: tuple[Candidate, ...]) -> dict[str, Skill]:
+    pool: dict[str, Skill] = {}
+    for skill in [*parent.skills, *extra, *(s for other in others for s in other.spec.skills)]:
+        pool.setdefault(skill.name, skill)
+    return pool

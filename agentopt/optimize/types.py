@@ -1,0 +1,71 @@
+"""What flows through the optimizer: candidates, proposals, and what an operator may read."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agentopt.evaluate import Episode
+from agentopt.models.types import ChatModel
+from agentopt.spec.agent import AgentSpec
+from agentopt.spec.rubric import Rubric
+
+# Component names: "system_prompt", "skill:NAME", "tool:NAME", "examples", "choices".
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str  # "c0" is the baseline
+    spec: AgentSpec
+    parent: str | None = None
+    operator: str = BASELINE  # which operator proposed it
+    component: str | None = None  # what it changed
+    note: str = ""  # one line a person can read: what changed and why
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An operator's answer: a new spec and what it changed."""
+
+    spec: AgentSpec
+    component: str
+    note: str
+
+
+@dataclass(frozen=True)
+class ProposalContext:
+    """Everything an operator may read to propose a child of `parent`."""
+
+    parent: Candidate
+    episodes: list[Episode]  # the parent's scored episodes on a train minibatch
+    rubric: Rubric
+    rng: random.Random
+    params: dict[str, Any] = field(default_factory=dict)  # the operator's settings, chosen by Optuna
+    mutator: ChatModel | None = None  # the model client, for operators that ask an LLM
+    mutator_model: str = "local"
+    others: tuple[Candidate, ...] = ()  # other frontier candidates (for merge)
+    train_inputs: tuple[str, ...] = ()  # every train task's input text (for copy detection)
+    tools: tuple[tuple[str, str], ...] = ()  # (name, description the agent sees now) per env tool
+    variables: tuple[str, ...] = ()  # prompt variables the environment provides (e.g. "policy")
+
+    def failures(self) -> list[Episode]:
+        return [e for e in self.episodes if e.score.error is None and not e.score.passed]
+
+    def successes(self, min_score: float = 1.0) -> list[Episode]:
+        return [e for e in self.episodes if e.score.error is None and e.score.score >= min_score]
+
+
+class Operator(Protocol):
+    """A way to propose a child. Each lives in optimize/operators/, one file each."""
+
+    name: str
+
+    def search_space(self, parent: Candidate) -> dict[str, Any]:
+        """The operator's own settings as Optuna distributions ({} when it has none)."""
+        ...
+
+    async def propose(self, ctx: ProposalContext) -> Proposal | None:
+        """A child spec, or None when the operator has nothing to offer for this parent."""
+        ...
