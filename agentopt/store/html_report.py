@@ -1,0 +1,282 @@
+"""report.html and report.md for an optimization run (`agentopt run`).
+
+Everything the page shows is derived here from summary.json and candidates.jsonl; the Jinja2
+template (templates/report.html.j2, autoescaped) only lays it out. The page is one file: CSS
+inline, plots as inline SVG, no JavaScript, no external assets.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from agentopt.store import plots
+from agentopt.store.report import fmt, pct
+
+CANDIDATE_COLUMNS = ("id", "parent", "operator", "component", "status", "train", "val", "note", "reason")
+STATUSES = ("baseline", "accepted", "rejected", "screened_out", "invalid")
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+# ---- numbers shared by both reports -----------------------------------------------------
+
+
+def _mean(split: dict[str, Any] | None) -> float | None:
+    return None if not split else split.get("mean")
+
+
+def _delta(before: float | None, after: float | None) -> str:
+    return "n/a" if before is None or after is None else f"{after - before:+.2f}"
+
+
+def _with_ci(split: dict[str, Any] | None) -> str:
+    if not split or split.get("mean") is None:
+        return "n/a"
+    return f"{fmt(split['mean'])} (CI {fmt(split.get('ci_low'))}-{fmt(split.get('ci_high'))})"
+
+
+def headline(summary: dict[str, Any]) -> str:
+    """'val 0.55 (CI 0.45-0.65) → 0.68 (CI 0.58-0.77), +0.13; test 0.52 → 0.63, +0.11'."""
+    base, win = summary["baseline"], summary["winner"]
+    val = f"val {_with_ci(base.get('val'))} → {_with_ci(win.get('val'))}, {_delta(_mean(base.get('val')), _mean(win.get('val')))}"
+    bt, wt = _mean(base.get("test")), _mean(win.get("test"))
+    test = "test n/a" if bt is None and wt is None else f"test {fmt(bt)} → {fmt(wt)}, {_delta(bt, wt)}"
+    same = " (no candidate beat the baseline)" if base["id"] == win["id"] else ""
+    return f"{val}; {test}{same}"
+
+
+def report_split(summary: dict[str, Any]) -> str:
+    """The split the per-criterion comparison uses: test when both sides have it, else val."""
+    return "test" if summary["baseline"].get("test") and summary["winner"].get("test") else "val"
+
+
+def criteria_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    split = report_split(summary)
+    before = {c["id"]: c for c in (summary["baseline"].get(split) or {}).get("criteria", [])}
+    after = {c["id"]: c for c in (summary["winner"].get(split) or {}).get("criteria", [])}
+    rows = []
+    for cid in list(before) + [c for c in after if c not in before]:
+        b, a = before.get(cid, {}), after.get(cid, {})
+        info = a or b
+        rows.append({
+            "id": cid, "description": info.get("description", ""), "weight": info.get("weight", 0),
+            "gate": bool(info.get("gate")), "before": b.get("mean"), "after": a.get("mean"),
+            "change": _delta(b.get("mean"), a.get("mean")),
+            "before_pass": b.get("pass_rate"), "after_pass": a.get("pass_rate"),
+        })
+    return rows
+
+
+def budget_used(summary: dict[str, Any]) -> list[str]:
+    """'rollouts 300 / 300', 'cost $0.0000 / no limit', ...: what was spent against each limit."""
+    budget, usage = summary.get("budget") or {}, summary.get("usage") or {}
+    proposed = (summary.get("candidates") or {}).get("proposed", 0)
+    cost, time_s = budget.get("max_cost"), budget.get("max_time_s")
+    rollouts, cands = budget.get("max_rollouts"), budget.get("max_candidates")
+    return [
+        f"rollouts {usage.get('rollouts', 0)} / {'no limit' if rollouts is None else rollouts}",
+        f"cost ${usage.get('cost_usd') or 0.0:.4f} / {'no limit' if cost is None else f'${cost:.2f}'}",
+        f"time {summary.get('wall_s') or 0.0:.0f}s / {'no limit' if time_s is None else f'{time_s:.0f}s'}",
+        f"candidates {proposed} / {'no limit' if cands is None else cands}",
+    ]
+
+
+def candidate_cells(c: dict[str, Any]) -> dict[str, str]:
+    train, val = c.get("train"), c.get("val")
+    train_s = "n/a" if not train else f"{fmt(train.get('mean'))} (parent {fmt(train.get('parent_mean'))}, n={train.get('n', 0)})"
+    val_s = "n/a" if not val else f"{fmt(val.get('mean'))} (n={val.get('n', 0)})"
+    return {
+        "id": str(c.get("id", "")), "parent": str(c.get("parent") or ""), "operator": str(c.get("operator") or ""),
+        "component": str(c.get("component") or ""), "status": str(c.get("status", "")), "note": str(c.get("note") or ""),
+        "reason": str(c.get("reason") or ""), "train": train_s, "val": val_s,
+        "status_class": c.get("status") if c.get("status") in STATUSES else "other",
+    }
+
+
+# ---- plots -------------------------------------------------------------------------------
+
+
+def _x_max(summary: dict[str, Any], candidates: list[dict[str, Any]]) -> float:
+    return max([1, (summary.get("usage") or {}).get("rollouts") or 0] + [c.get("rollouts") or 0 for c in candidates])
+
+
+def progress_chart(summary: dict[str, Any], candidates: list[dict[str, Any]]) -> str:
+    """Best val of the accepted candidates (and the baseline) vs rollouts; rejected ones as faint dots."""
+    base_val = _mean(summary["baseline"].get("val"))
+    best, rejected, running = [], [], None
+    for c in candidates:
+        v = _mean(c.get("val"))
+        if c.get("status") == "baseline" and v is None:
+            v = base_val
+        if v is None:
+            continue
+        point = (c.get("rollouts") or 0, v)
+        if c.get("status") in ("baseline", "accepted") and (running is None or v > running):
+            running = v
+            best.append(point)
+        elif c.get("status") == "rejected":
+            rejected.append(point)
+    series = [plots.Series("best val (accepted)", best), plots.Series("rejected", rejected, kind="dots", color="#9ca3af")]
+    hlines = [] if base_val is None else [(base_val, "baseline val")]
+    return plots.step_line_chart(
+        series, "rollouts", "val score", hlines=hlines, x_range=(0, _x_max(summary, candidates)),
+        title="Best validation score vs rollouts",
+    )
+
+
+def criteria_chart(summary: dict[str, Any]) -> str:
+    rows = criteria_rows(summary)
+    return plots.grouped_bar_chart(
+        [r["id"] for r in rows],
+        [(f"baseline {summary['baseline']['id']}", [r["before"] for r in rows]),
+         (f"winner {summary['winner']['id']}", [r["after"] for r in rows])],
+        title=f"Mean score per criterion on {report_split(summary)}: baseline vs winner", y_label="mean score",
+    )
+
+
+def cost_chart(summary: dict[str, Any], candidates: list[dict[str, Any]]) -> str:
+    usage = summary.get("usage") or {}
+    points = [(0, 0.0)] + [(c.get("rollouts") or 0, c.get("cost_usd") or 0.0) for c in candidates]
+    points.append((usage.get("rollouts") or 0, usage.get("cost_usd") or 0.0))
+    return plots.line_chart(
+        [plots.Series("cumulative cost", points)], "rollouts", "cost (USD)",
+        x_range=(0, _x_max(summary, candidates)), title="Cumulative cost vs rollouts",
+    )
+
+
+# ---- a tiny markdown subset to HTML: headings, lists, fenced code, paragraphs -------------
+
+
+def _inline(text: str) -> str:
+    text = escape(text, quote=False)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"(?<![\w`])_([^_`]+)_(?![\w`])", r"<em>\1</em>", text)
+
+
+def markdown_to_html(text: str) -> Markup:
+    """Headings (shifted under the page's h2), - and 1. lists, ``` blocks (diff lines coloured),
+    paragraphs, inline `code`, **bold** and _emphasis_; a leading YAML front matter stays verbatim."""
+    out: list[str] = []
+    lines, i, para, listing = text.splitlines(), 0, [], ""
+    if lines and lines[0].strip() == "---" and "---" in (l.strip() for l in lines[1:]):
+        end = next(n for n in range(1, len(lines)) if lines[n].strip() == "---")
+        out.append("<pre><code>" + escape("\n".join(lines[: end + 1]), quote=False) + "</code></pre>")
+        i = end + 1
+
+    def flush() -> None:
+        nonlocal listing
+        if para:
+            out.append(f"<p>{_inline(' '.join(para))}</p>")
+            para.clear()
+        if listing:
+            out.append(f"</{listing}>")
+            listing = ""
+
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            flush()
+            lang, body, i = stripped[3:].strip(), [], i + 1
+            while i < len(lines) and not lines[i].strip().startswith("```"):
+                body.append(lines[i])
+                i += 1
+            out.append("<pre><code>" + "\n".join(_code_line(b, lang == "diff") for b in body) + "</code></pre>")
+        elif m := re.match(r"(#{1,6})\s+(.*)", stripped):
+            flush()
+            level = min(len(m.group(1)) + 2, 6)
+            out.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
+        elif m := re.match(r"([-*]|\d+\.)\s+(.*)", stripped):
+            kind = "ol" if m.group(1)[0].isdigit() else "ul"
+            if para or listing != kind:
+                flush()
+                out.append(f"<{kind}>")
+                listing = kind
+            out.append(f"<li>{_inline(m.group(2))}</li>")
+        elif not stripped:
+            flush()
+        elif listing and line[:1].isspace():  # an indented continuation of the last list item
+            out[-1] = out[-1][: -len("</li>")] + f"<br/>{_inline(stripped)}</li>"
+        else:
+            if listing:
+                flush()
+            para.append(stripped)
+        i += 1
+    flush()
+    return Markup("\n".join(out))
+
+
+def _code_line(line: str, diff: bool) -> str:
+    text = escape(line, quote=False)
+    if diff and line.startswith("+") and not line.startswith("+++"):
+        return f'<span class="add">{text}</span>'
+    if diff and line.startswith("-") and not line.startswith("---"):
+        return f'<span class="del">{text}</span>'
+    return text
+
+
+# ---- the two reports ---------------------------------------------------------------------
+
+
+def render_html_report(summary: dict[str, Any], candidates: list[dict[str, Any]], diff_md: str = "", best_skill_md: str = "") -> str:
+    usage = summary.get("usage") or {}
+    spent = any((c.get("cost_usd") or 0) > 0 for c in candidates) or (usage.get("cost_usd") or 0) > 0
+    return _env.get_template("report.html.j2").render(
+        s=summary, usage=usage, headline=headline(summary), budget=budget_used(summary),
+        split=report_split(summary), criteria=criteria_rows(summary),
+        candidates=[candidate_cells(c) for c in candidates], counts=summary.get("candidates") or {},
+        progress_svg=Markup(progress_chart(summary, candidates)),
+        criteria_svg=Markup(criteria_chart(summary)),
+        cost_svg=Markup(cost_chart(summary, candidates)), spent=spent,
+        diff_html=markdown_to_html(diff_md), skill_html=markdown_to_html(best_skill_md),
+        fmt=fmt, pct=pct,
+    )
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]], diff_md: str = "") -> str:
+    usage, counts, splits = summary.get("usage") or {}, summary.get("candidates") or {}, summary.get("splits") or {}
+    rows = ["| criterion | weight | gate | baseline | winner | change | baseline pass | winner pass |",
+            "|---|---:|:---:|---:|---:|---:|---:|---:|"]
+    for r in criteria_rows(summary):
+        rows.append(f"| {_cell(r['id'])} | {r['weight']:g} | {'yes' if r['gate'] else ''} | {fmt(r['before'])} | "
+                    f"{fmt(r['after'])} | {r['change']} | {pct(r['before_pass'])} | {pct(r['after_pass'])} |")
+    cands = ["| " + " | ".join(CANDIDATE_COLUMNS) + " |", "|---" * len(CANDIDATE_COLUMNS) + "|"]
+    for c in map(candidate_cells, candidates):
+        cands.append("| " + " | ".join(_cell(c[k]) for k in CANDIDATE_COLUMNS) + " |")
+    outcomes = ("accepted", "rejected", "screened_out", "invalid", "errors")
+    count_line = ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}" for k in outcomes)
+    header = [
+        f"- agent: `{summary.get('agent_file', '')}` (model `{summary.get('model', '')}`), "
+        f"mutator `{summary.get('mutator_model', '')}`, judge `{summary.get('judge_model', '')}`",
+        f"- rubric: `{summary.get('rubric', '')}`",
+        f"- environment: `{summary.get('env', '')}`, splits " + " / ".join(f"{k} {v}" for k, v in splits.items()),
+        f"- stopped: {summary.get('stopped') or 'n/a'}",
+        f"- budget used: {', '.join(budget_used(summary))}",
+        f"- model calls: {usage.get('calls', 0)} ({usage.get('cached', 0)} from cache), "
+        f"tokens: {(usage.get('prompt_tokens') or 0) + (usage.get('completion_tokens') or 0)}, "
+        f"wall time: {summary.get('wall_s') or 0.0:.1f}s",
+    ]
+    sections = [
+        f"# Optimization of `{summary['agent']}`",
+        "\n".join(header),
+        f"## Result\n\nWinner `{summary['winner']['id']}` vs baseline `{summary['baseline']['id']}`: {headline(summary)}",
+        f"## Criteria on {report_split(summary)}\n\n" + "\n".join(rows),
+        f"## Candidates\n\n{counts.get('proposed', len(candidates))} proposed: {count_line}.\n\n" + "\n".join(cands),
+        "## What changed\n\n" + (diff_md.strip() or "Nothing: the winner is the baseline."),
+    ]
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,218 @@
+"""report.html and report.md of an optimization run, from summary.json and candidates.jsonl data."""
+
+import copy
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import pytest
+
+from agentopt.store.html_report import headline, markdown_to_html, render_html_report, render_run_markdown
+
+SVG = "{http://www.w3.org/2000/svg}svg"
+EVIL = "<script>alert(1)</script>"
+
+
+def split(mean, lo, hi, criteria):
+    return {
+        "n": 15, "n_errors": 0, "mean": mean, "ci_low": lo, "ci_high": hi, "pass_rate": 0.6,
+        "criteria": [
+            {"id": cid, "description": f"{cid} check", "weight": 1.0, "gate": cid == "format", "mean": m, "pass_rate": m}
+            for cid, m in criteria
+        ],
+    }
+
+
+def make_summary():
+    return {
+        "agent": "triage", "agent_file": "agents/triage.yaml", "model": "local", "rubric": "triage",
+        "env": "dataset:tickets.jsonl", "mutator_model": "local", "judge_model": "local",
+        "stopped": "rollout budget spent (300/300)", "wall_s": 812.4,
+        "budget": {"max_rollouts": 300, "max_cost": None, "max_time_s": None, "max_candidates": None},
+        "usage": {"rollouts": 300, "cost_usd": 0.0, "calls": 410, "cached": 95, "prompt_tokens": 123, "completion_tokens": 45},
+        "splits": {"train": 46, "val": 15, "test": 15},
+        "baseline": {"id": "c0", "val": split(0.55, 0.45, 0.65, [("format", 0.9), ("accuracy", 0.4)]),
+                     "test": split(0.52, 0.41, 0.63, [("format", 0.8), ("accuracy", 0.35)])},
+        "winner": {"id": "c2", "val": split(0.68, 0.58, 0.77, [("format", 1.0), ("accuracy", 0.6)]),
+                   "test": split(0.63, 0.52, 0.74, [("format", 0.95), ("accuracy", 0.5)])},
+        "candidates": {"proposed": 3, "screened_out": 1, "rejected": 1, "accepted": 1, "invalid": 0, "errors": 0},
+    }
+
+
+def make_candidates():
+    return [
+        {"id": "c0", "parent": None, "operator": "baseline", "component": None, "note": "", "status": "baseline",
+         "reason": "", "train": None, "val": {"mean": 0.55, "n": 15}, "rollouts": 15, "cost_usd": 0.0, "elapsed_s": 10.0},
+        {"id": "c1", "parent": "c0", "operator": "rules", "component": "system_prompt", "note": EVIL,
+         "status": "screened_out", "reason": "train 0.40 vs parent 0.45", "train": {"mean": 0.4, "parent_mean": 0.45, "n": 8},
+         "val": None, "rollouts": 31, "cost_usd": 0.0, "elapsed_s": 30.0},
+        {"id": "c2", "parent": "c0", "operator": "rules", "component": "system_prompt", "note": "added 2 rules",
+         "status": "accepted", "reason": "val 0.68 vs best 0.55 (+0.13 >= min_delta 0.00)",
+         "train": {"mean": 0.6, "parent_mean": 0.45, "n": 8}, "val": {"mean": 0.68, "n": 15}, "rollouts": 62, "cost_usd": 0.0, "elapsed_s": 60.0},
+        {"id": "c3", "parent": "c2", "operator": "examples", "component": "examples", "note": "one more example",
+         "status": "rejected", "reason": "val 0.60 vs best 0.68", "train": {"mean": 0.7, "parent_mean": 0.6, "n": 8},
+         "val": {"mean": 0.6, "n": 15}, "rollouts": 93, "cost_usd": 0.0, "elapsed_s": 90.0},
+    ]
+
+
+DIFF = "## system_prompt\n\n- added a rule\n\n```diff\n- old line\n+ new line <b>\n```\n"
+
+
+def render(summary=None, candidates=None, diff=DIFF, skill="# Skill\n\nUse `grep`."):
+    return render_html_report(summary or make_summary(), make_candidates() if candidates is None else candidates, diff, skill)
+
+
+class Structure(HTMLParser):
+    """Checks that every tag closes in order and collects what the tests look at."""
+
+    VOID = {"meta", "br", "hr", "img", "link", "input", "col", "source"}  # SVG shapes self-close: "/>"
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.tags, self.attrs = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs += attrs
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs += attrs
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
+        self.stack.pop()
+
+
+def test_html_is_well_formed_and_self_contained():
+    page = render()
+    assert page.startswith("<!DOCTYPE html>")
+    checker = Structure()
+    checker.feed(page)
+    checker.close()
+    assert checker.stack == []
+    assert "script" not in checker.tags and "link" not in checker.tags and "img" not in checker.tags
+    for name, value in checker.attrs:
+        if name in ("src", "href"):
+            assert not (value or "").startswith(("http:", "https:", "//")), (name, value)
+    root = ET.fromstring(page.split("\n", 1)[1])  # also well-formed XML (minus the doctype)
+    assert len(root.findall(".//" + SVG)) == 3
+    assert root.find("head/style") is not None
+
+
+def table_rows(page, css_class):
+    root = ET.fromstring(page.split("\n", 1)[1])
+    table = root.find(f".//table[@class='{css_class}']")
+    return [["".join(td.itertext()) for td in tr] for tr in table.find("tbody")]
+
+
+def test_one_table_row_per_candidate():
+    rows = table_rows(render(), "candidates")
+    assert [r[0] for r in rows] == ["c0", "c1", "c2", "c3"]
+    c2 = rows[2]
+    assert c2[1:3] == ["c0", "rules"] and c2[4] == "accepted"
+    assert c2[6] == "0.60 (parent 0.45, n=8)" and c2[7] == "0.68 (n=15)"
+    assert rows[1][7] == "n/a"  # screened out: no val
+    assert rows[0][6] == "n/a"  # the baseline has no train comparison
+
+
+def test_text_is_escaped():
+    page = render()
+    assert EVIL not in page and "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "new line &lt;b&gt;" in page  # inside the diff's code block too
+
+
+def test_headline_numbers():
+    text = headline(make_summary())
+    assert text == "val 0.55 (CI 0.45-0.65) → 0.68 (CI 0.58-0.77), +0.13; test 0.52 → 0.63, +0.11"
+    assert text in render()
+
+
+def test_headline_when_nothing_beat_the_baseline():
+    summary = make_summary()
+    summary["winner"] = copy.deepcopy(summary["baseline"])
+    assert headline(summary).endswith("+0.00; test 0.52 → 0.52, +0.00 (no candidate beat the baseline)")
+
+
+def test_nulls_render_as_na():
+    summary = make_summary()
+    for side in ("baseline", "winner"):
+        summary[side]["test"] = None
+        summary[side]["val"].update(mean=None, ci_low=None, ci_high=None, pass_rate=None)
+        for c in summary[side]["val"]["criteria"]:
+            c.update(mean=None, pass_rate=None)
+    candidates = make_candidates()
+    candidates[0]["val"] = {"mean": None, "n": 0}
+    summary["usage"]["cost_usd"] = None
+    page = render(summary, candidates, diff="", skill="")
+    assert headline(summary) == "val n/a → n/a, n/a; test n/a"
+    assert "Criteria on val" in page
+    criteria = table_rows(page, "criteria")
+    assert criteria[0][3:8] == ["n/a"] * 5
+    ET.fromstring(page.split("\n", 1)[1])
+    assert "Nothing: the winner is the baseline." in page and "Best skill" not in page
+    markdown = render_run_markdown(summary, candidates, "")
+    assert "| format | 1 | yes | n/a | n/a | n/a | n/a | n/a |" in markdown
+
+
+def test_empty_run_renders():
+    summary = make_summary()
+    summary["candidates"] = {}
+    page = render(summary, candidates=[], diff="", skill="")
+    assert len(ET.fromstring(page.split("\n", 1)[1]).findall(".//" + SVG)) == 3
+
+
+def test_progress_plot_uses_accepted_and_rejected_candidates():
+    root = ET.fromstring(render().split("\n", 1)[1])
+    progress = root.findall(".//" + SVG)[0]
+    ns = SVG[: -len("svg")]
+    titles = [c.find(ns + "title").text for c in progress.iter(ns + "circle") if c.find(ns + "title") is not None]
+    assert titles == ["best val (accepted): 15, 0.55", "best val (accepted): 62, 0.68", "rejected: 93, 0.6"]
+
+
+def test_criteria_compare_on_test_when_both_sides_have_it():
+    rows = table_rows(render(), "criteria")
+    assert rows[0][0].startswith("format") and rows[0][3:6] == ["0.80", "0.95", "+0.15"]
+
+
+def test_markdown_report():
+    md = render_run_markdown(make_summary(), make_candidates(), DIFF)
+    assert md.startswith("# Optimization of `triage`")
+    assert "- stopped: rollout budget spent (300/300)" in md
+    assert "val 0.55 (CI 0.45-0.65) → 0.68 (CI 0.58-0.77), +0.13; test 0.52 → 0.63, +0.11" in md
+    assert "## Criteria on test" in md
+    assert "| criterion | weight | gate | baseline | winner | change | baseline pass | winner pass |" in md
+    assert "| format | 1 | yes | 0.80 | 0.95 | +0.15 | 80% | 95% |" in md
+    assert "| accuracy | 1 |  | 0.35 | 0.50 | +0.15 | 35% | 50% |" in md
+    assert "| c2 | c0 | rules | system_prompt | accepted | 0.60 (parent 0.45, n=8) | 0.68 (n=15) |" in md
+    assert "3 proposed: 1 accepted, 1 rejected, 1 screened out, 0 invalid, 0 errors." in md
+    assert "budget used: rollouts 300 / 300, cost $0.0000 / no limit" in md
+    assert md.rstrip().endswith("```")  # the diff is included as is
+
+
+def test_markdown_table_cells_escape_pipes():
+    candidates = make_candidates()
+    candidates[2]["note"] = "a | b\nc"
+    md = render_run_markdown(make_summary(), candidates, "")
+    assert "a \\| b c" in md
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("# Title", "<h3>Title</h3>"),
+        ("- one\n- `two`", "<ul>\n<li>one</li>\n<li><code>two</code></li>\n</ul>"),
+        ("1. a\n2. b", "<ol>\n<li>a</li>\n<li>b</li>\n</ol>"),
+        ("some **bold**\ntext", "<p>some <strong>bold</strong> text</p>"),
+        ("```diff\n+ a\n- b\n ctx\n```", '<pre><code><span class="add">+ a</span>\n<span class="del">- b</span>\n ctx</code></pre>'),
+        ("<i>x</i>", "<p>&lt;i&gt;x&lt;/i&gt;</p>"),
+        ("_why_ and snake_case_name", "<p><em>why</em> and snake_case_name</p>"),
+        ("- Input: a\n  Answer: b", "<ul>\n<li>Input: a<br/>Answer: b</li>\n</ul>"),
+        ("---\nname: x <y>\n---\n# Body", "<pre><code>---\nname: x &lt;y&gt;\n---</code></pre>\n<h3>Body</h3>"),
+        ("", ""),
+    ],
+)
+def test_markdown_to_html(text, expected):
+    assert str(markdown_to_html(text)) == expected

@@ -1,0 +1,105 @@
+"""The SVG charts: well-formed, escaped, and points where the data says."""
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from agentopt.store import plots
+from agentopt.store.plots import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, Frame, Series
+
+NS = "{http://www.w3.org/2000/svg}"
+
+
+def parse(svg: str) -> ET.Element:
+    root = ET.fromstring(svg)
+    assert root.tag == NS + "svg"
+    assert root.get("viewBox") == f"0 0 {WIDTH} {HEIGHT}" and root.get("width") == "100%"
+    assert root[0].tag == NS + "title"  # the accessible name comes first
+    return root
+
+
+def test_frame_maps_the_corners_of_the_plot_area():
+    frame = Frame((0, 100), (0, 1))
+    assert frame.x(0) == LEFT and frame.x(100) == WIDTH - RIGHT
+    assert frame.y(0) == HEIGHT - BOTTOM and frame.y(1) == TOP
+    assert frame.x(50) == pytest.approx((LEFT + WIDTH - RIGHT) / 2)
+    assert frame.y(2) == TOP and frame.x(-5) == LEFT  # out-of-range values are clamped
+
+
+@pytest.mark.parametrize(
+    "lo, hi, expected",
+    [(0, 1, [0, 0.2, 0.4, 0.6, 0.8, 1.0]), (0, 300, [0, 100, 200, 300]), (0, 0.25, [0, 0.05, 0.1, 0.15, 0.2, 0.25]), (0, 0.03, [0, 0.01, 0.02, 0.03])],
+)
+def test_nice_ticks(lo, hi, expected):
+    assert plots.nice_ticks(lo, hi) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("top, expected", [(0.03, 0.03), (0.031, 0.04), (0.0, 1.0), (7.2, 8.0), (0.9, 1.0)])
+def test_nice_max_is_a_round_number_at_or_above_the_data(top, expected):
+    assert plots.nice_max(top) == pytest.approx(expected)
+
+
+def test_step_chart_places_points_steps_and_holds_to_the_end():
+    svg = plots.step_line_chart(
+        [Series("best", [(0, 0.5), (50, 0.75)]), Series("rejected", [(25, 0.25)], kind="dots")],
+        "rollouts", "val score", hlines=[(0.5, "baseline")], x_range=(0, 100),
+    )
+    root = parse(svg)
+    # plot area: x 60..624 over 0..100, y 254..36 over 0..1
+    path = root.find(NS + "path").get("d")
+    assert path == "M60.0 145.0 H342.0 V90.5 H624.0"
+    circles = [(float(c.get("cx")), float(c.get("cy")), c.get("fill-opacity")) for c in root.iter(NS + "circle")]
+    assert (60.0, 145.0, None) in circles and (342.0, 90.5, None) in circles
+    assert (201.0, 199.5, "0.45") in circles  # the rejected dot is faint
+    dashed = [l for l in root.iter(NS + "line") if l.get("stroke-dasharray") and l.get("x1") == str(LEFT)]
+    assert dashed and dashed[0].get("y1") == "145.0"
+    texts = "".join(root.itertext())
+    assert "rollouts" in texts and "val score" in texts and "baseline" in texts
+
+
+def test_line_chart_fits_y_to_the_data_and_draws_straight_segments():
+    root = parse(plots.line_chart([Series("cost", [(0, 0.0), (10, 0.03)])], "rollouts", "cost (USD)"))
+    d = root.find(NS + "path").get("d")
+    assert d.startswith("M60.0 254.0 L") and " H" not in d
+    assert d.endswith(f"L{WIDTH - RIGHT:.1f} {TOP:.1f}")  # 0.03 is the top tick
+    assert "0.03" in "".join(root.itertext())
+
+
+def test_line_chart_with_all_zero_values_still_renders():
+    root = parse(plots.line_chart([Series("cost", [(0, 0.0), (5, 0.0)])], "rollouts", "cost"))
+    assert root.find(NS + "path") is not None
+
+
+def test_grouped_bars_heights_and_missing_values():
+    svg = plots.grouped_bar_chart(["accuracy", "tone"], [("before", [0.5, None]), ("after", [1.0, 0.25])], title="per criterion")
+    root = parse(svg)
+    rects = [r for r in root.iter(NS + "rect") if r.find(NS + "title") is not None]
+    assert len(rects) == 3  # the None value has no bar
+    heights = sorted(float(r.get("height")) for r in rects)
+    plot_h = HEIGHT - TOP - BOTTOM
+    assert heights == pytest.approx([plot_h * 0.25, plot_h * 0.5, plot_h * 1.0], abs=0.1)
+    for r in rects:
+        assert float(r.get("y")) + float(r.get("height")) == pytest.approx(HEIGHT - BOTTOM, abs=0.1)
+    assert "n/a" in "".join(root.itertext())
+
+
+def test_text_is_escaped():
+    evil = '<script>alert("x")</script> & co'
+    svg = plots.step_line_chart([Series(evil, [(1, 0.5)])], evil, evil, hlines=[(0.5, evil)], title=evil)
+    svg += plots.grouped_bar_chart([evil], [(evil, [0.5])], title=evil)
+    assert "<script>" not in svg
+    assert "&lt;script&gt;" in svg
+    root = parse(svg.split("</svg>")[0] + "</svg>")
+    assert root.find(NS + "title").text == evil
+
+
+def test_empty_charts_do_not_crash():
+    parse(plots.step_line_chart([Series("best", [])], "x", "y"))
+    parse(plots.grouped_bar_chart([], []))
+    assert re.search(r"no data", plots.grouped_bar_chart([], []))
+
+
+def test_degenerate_ranges_do_not_divide_by_zero():
+    parse(plots.step_line_chart([Series("one", [(5, 0.5)])], "x", "y", y_range=(0.5, 0.5), x_range=(5, 5)))
+    parse(plots.line_chart([Series("gaps", [(0, None), (1, 0.2)])], "x", "y"))  # None points are skipped
