@@ -100,6 +100,65 @@ def eval_command(
     raise typer.Exit(code)
 
 
+@app.command("run")
+def run_command(
+    agent: Optional[Path] = typer.Argument(None, help="The agent spec to optimize (agents/NAME.yaml)."),
+    rubric: Optional[Path] = typer.Option(None, "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
+    resume: Optional[Path] = typer.Option(None, help="Continue the run in this folder after a crash, a kill or a STOP."),
+    max_rollouts: Optional[int] = typer.Option(300, min=1, help="Episodes to spend in all (baseline, screening, val, test)."),
+    max_cost: Optional[float] = typer.Option(None, min=0.0, help="USD to spend at most (from litellm prices; 0 for local)."),
+    max_time: Optional[float] = typer.Option(None, min=1.0, help="Seconds to run at most."),
+    max_candidates: Optional[int] = typer.Option(None, min=1, help="Candidates to propose at most."),
+    minibatch: int = typer.Option(8, min=1, help="Train tasks a child is screened on."),
+    min_delta: float = typer.Option(0.0, min=0.0, help="A child must beat the best val score by more than 0 and at least this."),
+    significance: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Also require a paired-bootstrap p-value below this."),
+    mutator: str = typer.Option("local", help="The model that rewrites prompts and skills (any litellm model string)."),
+    operators: Optional[str] = typer.Option(None, help="Comma-separated operators to use (default: all)."),
+    val_episodes: Optional[int] = typer.Option(None, min=1, help="Use only the first N val tasks."),
+    concurrency: int = typer.Option(4, min=1, help="Episodes run at once."),
+    seed: int = typer.Option(0, help="Seed for splits of the search."),
+    storage: Optional[str] = typer.Option(None, help="Optuna storage URL shared by several workers (default: the run folder's study.db)."),
+    runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
+) -> None:
+    """Optimize an agent: propose rewrites, keep only strict held-out improvements, ship the winner."""
+    try:
+        from agentopt.commands.run import run_optimize
+        from agentopt.evaluate import EvalConfig
+        from agentopt.optimize.budget import Budget
+        from agentopt.optimize.loop import RunConfig
+
+        config = RunConfig(
+            budget=Budget(max_rollouts=max_rollouts, max_cost=max_cost, max_time_s=max_time, max_candidates=max_candidates),
+            minibatch=minibatch, min_delta=min_delta, significance=significance, seed=seed, mutator_model=mutator,
+            operators=tuple(o.strip() for o in operators.split(",") if o.strip()) if operators else (),
+            val_episodes=val_episodes, storage=storage, eval=EvalConfig(concurrency=concurrency, seed=seed),
+        )
+        code = run_optimize(agent, rubric, env, resume, runs_dir, config)
+    except AgentoptError as error:
+        _fail(error)
+    raise typer.Exit(code)
+
+
+@app.command("runs")
+def runs_command(runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are.")) -> None:
+    """List runs: when, what, and their scores."""
+    from agentopt.commands.runs import list_runs
+
+    list_runs(runs_dir)
+
+
+@app.command("report")
+def report_command(run: Path = typer.Argument(..., help="A run folder.")) -> None:
+    """Re-render a run's report.md and report.html and print where they are."""
+    from agentopt.commands.runs import rerender
+
+    try:
+        typer.echo(rerender(run))
+    except AgentoptError as error:
+        _fail(error)
+
+
 @env_app.command("serve")
 def env_serve(
     name: str = typer.Argument(..., help="support, dataset, or module:factory"),

@@ -1,0 +1,158 @@
+"""`agentopt run`: optimize a spec with a live display, then ship the winner and the reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from agentopt.envs.session import parse_env
+from agentopt.errors import UsageError
+from agentopt.optimize.artifacts import best_skill, save_spec, spec_diff
+from agentopt.optimize.journal import CANDIDATES
+from agentopt.optimize.loop import Optimizer, RunConfig, RunResult
+from agentopt.spec.load import load_agent, load_rubric
+from agentopt.store.html_report import render_html_report, render_run_markdown
+from agentopt.store.report import fmt
+from agentopt.store.run import REPORT, SUMMARY, RunFolder
+
+RUN_OPTIONS = "run_options.json"
+
+
+class LiveDisplay:
+    """The rich panel: budget, candidates, best val vs baseline, cost, the current step."""
+
+    def __init__(self, live: Live):
+        self.live = live
+        self.current = "starting"
+        self.stats: dict[str, Any] = {}
+
+    def step(self, text: str) -> None:
+        self.current = text
+        self.live.update(self.render())
+
+    def update(self, stats: dict[str, Any]) -> None:
+        self.stats = stats
+        self.live.update(self.render())
+
+    def render(self) -> Group:
+        s = self.stats
+        table = Table.grid(padding=(0, 2))
+        budget = f"/{s['max_rollouts']}" if s.get("max_rollouts") else ""
+        table.add_row("rollouts", f"{s.get('rollouts', 0)}{budget}", "cost", f"${s.get('cost', 0.0):.4f}")
+        table.add_row(
+            "candidates",
+            f"{s.get('proposed', 0)} proposed · {s.get('screened_out', 0)} screened out · {s.get('rejected', 0)} rejected · {s.get('accepted', 0)} accepted",
+            "",
+            "",
+        )
+        table.add_row("best val", f"{fmt(s.get('best_val'))} ({s.get('best', '-')})", "baseline", fmt(s.get("baseline_val")))
+        return Group(table, f"[dim]{self.current}[/dim]")
+
+
+def run_summary(result: RunResult, spec_file: Path, rubric, env_label: str, config: RunConfig, wall_s: float, usage) -> dict[str, Any]:
+    def split(summary) -> dict[str, Any] | None:
+        return None if summary is None else asdict(summary)
+
+    return {
+        "agent": result.baseline.spec.name,
+        "agent_file": str(spec_file),
+        "model": result.baseline.spec.model,
+        "rubric": rubric.name,
+        "env": env_label,
+        "mutator_model": config.mutator_model,
+        "judge_model": rubric.judge_model,
+        "stopped": result.stopped,
+        "wall_s": round(wall_s, 1),
+        "budget": asdict(config.budget),
+        "usage": {"rollouts": result.tracker.rollouts, "cost_usd": result.tracker.cost, **{k: v for k, v in asdict(usage).items() if k != "cost_usd"}},
+        "splits": {k: len(v) for k, v in json.loads((result.run.path / "splits.json").read_text()).items()},
+        "baseline": {"id": result.baseline.id, "val": split(result.summaries["baseline"]["val"]), "test": split(result.summaries["baseline"]["test"])},
+        "winner": {"id": result.winner.id, "val": split(result.summaries["winner"]["val"]), "test": split(result.summaries["winner"]["test"])},
+        "candidates": result.counts,
+    }
+
+
+def headline(summary: dict[str, Any]) -> str:
+    def pair(split: str) -> str:
+        before, after = summary["baseline"][split], summary["winner"][split]
+        if not before or not after:
+            return f"{split}: n/a"
+        return f"{split} {fmt(before['mean'])} -> {fmt(after['mean'])}"
+
+    return f"{pair('val')}; {pair('test')} (baseline {summary['baseline']['id']} -> winner {summary['winner']['id']})"
+
+
+def write_outputs(run: RunFolder, summary: dict[str, Any], result: RunResult) -> None:
+    best = run.path / "best"
+    save_spec(result.winner.spec, best)
+    diff = spec_diff(result.baseline.spec, result.winner.spec)
+    skill = best_skill(result.winner.spec, headline(summary))
+    (best / "best_skill.md").write_text(skill, encoding="utf-8")
+    (best / "diff.md").write_text(diff, encoding="utf-8")
+    run.write_json(SUMMARY, summary)
+    render_reports(run)
+
+
+def render_reports(run: RunFolder) -> Path:
+    """(Re)write report.md and report.html from the run folder's files."""
+    summary = json.loads((run.path / SUMMARY).read_text(encoding="utf-8"))
+    candidates = [json.loads(line) for line in (run.path / CANDIDATES).read_text(encoding="utf-8").splitlines() if line.strip()]
+    best = run.path / "best"
+    diff = (best / "diff.md").read_text(encoding="utf-8") if (best / "diff.md").exists() else ""
+    skill = (best / "best_skill.md").read_text(encoding="utf-8") if (best / "best_skill.md").exists() else ""
+    run.write_text(REPORT, render_run_markdown(summary, candidates, diff))
+    return run.write_text("report.html", render_html_report(summary, candidates, diff, skill))
+
+
+def run_optimize(agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig) -> int:
+    console = Console(highlight=False)
+    if resume is not None:
+        if not (resume / "inputs" / "agent.yaml").exists():
+            raise UsageError(f"--resume: {resume} is not an agentopt run folder (no inputs/agent.yaml)")
+        run = RunFolder(resume)
+        saved = json.loads((run.path / RUN_OPTIONS).read_text(encoding="utf-8"))
+        agent, rubric, env = run.path / "inputs" / "agent.yaml", run.path / "inputs" / "rubric.yaml", saved["env"]
+        spec = load_agent(saved["agent_file"]) if Path(saved["agent_file"]).exists() else load_agent(str(agent))
+    else:
+        if agent is None or rubric is None or env is None:
+            raise UsageError("agentopt run needs AGENT, --rubric and --env (or --resume RUN_DIR)")
+        spec = load_agent(str(agent))
+    rules = load_rubric(str(rubric))
+    target = parse_env(env)
+    if resume is None:
+        run = RunFolder.create(runs_dir, "run", spec.name)
+        run.snapshot(agent, "agent.yaml")
+        run.snapshot(rubric, "rubric.yaml")
+        run.write_json(RUN_OPTIONS, {"agent_file": str(Path(agent).resolve()), "env": env})
+
+    console.print(f"Optimizing [bold]{spec.name}[/bold] ({spec.model}) on [bold]{target.label}[/bold]; mutator {config.mutator_model}")
+    console.print(f"Run folder: {run.path}  (touch {run.path / 'STOP'} to stop cleanly; --resume {run.path} to continue)")
+    if config.mutator_model == rules.judge_model and any(c.check == "llm_judge" for c in rules.criteria):
+        console.print("[yellow]warning:[/yellow] the mutator and the judge are the same model: it may learn to please itself")
+    loop = asyncio.new_event_loop()
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+        display = LiveDisplay(live)
+        optimizer = Optimizer(spec, rules, target, run, config, display)
+        started = time.monotonic()
+        try:
+            result = loop.run_until_complete(optimizer.optimize())
+        except KeyboardInterrupt:
+            live.stop()
+            console.print(f"interrupted: everything finished is kept; continue with --resume {run.path}")
+            return 130
+        finally:
+            loop.close()
+    summary = run_summary(result, Path(agent), rules, target.label, config, time.monotonic() - started, optimizer.evaluator.usage)
+    write_outputs(run, summary, result)
+    console.print(f"stopped: {result.stopped}")
+    console.print(f"[bold]{headline(summary)}[/bold]")
+    console.print(f"winner: {run.path / 'best' / 'agent.yaml'} · skill: {run.path / 'best' / 'best_skill.md'} · report: {run.path / 'report.html'}")
+    return 0

@@ -1,0 +1,2 @@
+"""The search (`agentopt run`): propose candidate specs, screen them on train, accept only
+strict held-out improvements on val, report test once at the end."""

@@ -1,0 +1,63 @@
+"""The optimizer's journal: everything `agentopt run` decides, appended as it happens.
+
+- `episodes.jsonl`: every played episode, tagged with its candidate and split;
+- `candidates.jsonl`: one line per candidate and decision (accepted, rejected, ...);
+- `candidates/<id>.yaml`: each candidate's spec, so any of them can be evaluated later.
+
+`--resume` reads both files back: a finished episode is never played again, and the
+loop's state (pool of accepted candidates, best val score, budget spent) is rebuilt
+from the decisions. Plain JSON lines, so `jq` and a text editor can read a run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from agentopt.evaluate import Episode
+from agentopt.scoring.result import EpisodeScore
+from agentopt.store.run import RunFolder
+from agentopt.trace import Trace
+
+EPISODES = "episodes.jsonl"
+CANDIDATES = "candidates.jsonl"
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                return  # a line cut by a kill: everything before it is intact
+
+
+class Journal:
+    def __init__(self, run: RunFolder):
+        self.run = run
+        self.episodes: dict[tuple[str, str, str], Episode] = {}  # (candidate, split, task_id) -> episode
+        self.decisions: list[dict[str, Any]] = []
+        for record in _lines(run.path / EPISODES):
+            episode = Episode(Trace.from_dict(record["trace"]), EpisodeScore.from_dict(record["score"]))
+            self.episodes[(record["candidate"], record["split"], episode.trace.task_id)] = episode
+        self.decisions = list(_lines(run.path / CANDIDATES))
+
+    def episode(self, candidate: str, split: str, task_id: str) -> Episode | None:
+        return self.episodes.get((candidate, split, task_id))
+
+    def add_episode(self, candidate: str, split: str, episode: Episode) -> None:
+        self.episodes[(candidate, split, episode.trace.task_id)] = episode
+        self.run.append_jsonl(EPISODES, {"candidate": candidate, "split": split, **episode.to_record()})
+
+    def add_decision(self, record: dict[str, Any]) -> None:
+        self.decisions.append(record)
+        self.run.append_jsonl(CANDIDATES, record)
+
+    def decision(self, candidate: str) -> dict[str, Any] | None:
+        return next((d for d in self.decisions if d["id"] == candidate), None)

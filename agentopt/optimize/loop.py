@@ -1,0 +1,390 @@
+"""The run: baseline, then propose -> screen on train -> accept on val, until a budget is spent.
+
+1. The baseline (candidate c0) is evaluated on val.
+2. Each iteration picks a parent from the Pareto front of accepted candidates (per-task
+   val bests), samples a train minibatch, lets Optuna choose an operator and its
+   settings, and asks the operator for a child.
+3. The child is screened on the same minibatch: not better than its parent there, it is
+   dropped. Otherwise it is evaluated on val and accepted only when it strictly beats the
+   best accepted val score (by `min_delta`, optionally with a paired bootstrap).
+4. At the end the winner (and the baseline) are evaluated once on test, never used for a
+   decision.
+
+Every episode and decision goes to the journal as it happens; iteration i's randomness is
+seeded by (seed, i), so `--resume` rebuilds the state and carries on where a kill stopped
+it, with no finished episode played again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from agentopt.envs.session import EnvTarget
+from agentopt.errors import AgentoptError, UsageError
+from agentopt.evaluate import EvalConfig, Episode, Evaluator
+from agentopt.optimize.accept import decide
+from agentopt.optimize.artifacts import load_candidate_spec, save_spec
+from agentopt.optimize.budget import Budget, BudgetTracker, too_small
+from agentopt.optimize.frontier import select_parent
+from agentopt.optimize.journal import Journal
+from agentopt.optimize.operators import all_operators
+from agentopt.optimize.study import OperatorStudy
+from agentopt.optimize.types import BASELINE, Candidate, ProposalContext
+from agentopt.episode import TaskRef
+from agentopt.scoring.aggregate import summarize
+from agentopt.scoring.result import SplitSummary
+from agentopt.spec.agent import AgentSpec
+from agentopt.spec.rubric import Rubric
+from agentopt.store.run import RunFolder
+
+log = logging.getLogger(__name__)
+
+PATIENCE = 10  # stop after this many iterations in a row that produced nothing to evaluate
+IDLE = ("invalid", "error", "skipped")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    budget: Budget = field(default_factory=lambda: Budget(max_rollouts=300))
+    minibatch: int = 8  # train tasks per screening
+    min_delta: float = 0.0  # a child must beat the best val score by more than 0 and by at least this
+    significance: float | None = None  # also require a paired-bootstrap p-value below this
+    seed: int = 0
+    mutator_model: str = "local"
+    operators: tuple[str, ...] = ()  # empty: every operator
+    val_episodes: int | None = None  # use only the first N val tasks
+    run_test: bool = True
+    storage: str | None = None  # Optuna storage URL; default: sqlite in the run folder
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+class Display(Protocol):
+    def step(self, text: str) -> None: ...
+    def update(self, stats: dict[str, Any]) -> None: ...
+
+
+class _Quiet:
+    def step(self, text: str) -> None:
+        log.info(text)
+
+    def update(self, stats: dict[str, Any]) -> None:
+        pass
+
+
+@dataclass
+class RunResult:
+    run: RunFolder
+    baseline: Candidate
+    winner: Candidate
+    summaries: dict[str, dict[str, SplitSummary | None]]  # {"baseline"|"winner": {"val"|"test": ...}}
+    stopped: str
+    counts: dict[str, int]
+    tracker: BudgetTracker
+    env_tools: tuple[tuple[str, str], ...] = ()
+
+
+def _mean(episodes: list[Episode]) -> float | None:
+    scores = [e.score.score for e in episodes if e.score.error is None]
+    return sum(scores) / len(scores) if scores else None
+
+
+def _by_task(episodes: list[Episode]) -> dict[str, float]:
+    return {e.trace.task_id: e.score.score for e in episodes if e.score.error is None}
+
+
+def _iteration_rng(seed: int, iteration: int) -> random.Random:
+    digest = hashlib.sha256(f"{seed}:{iteration}".encode()).hexdigest()
+    return random.Random(int(digest[:16], 16))
+
+
+class Optimizer:
+    def __init__(self, spec: AgentSpec, rubric: Rubric, env: EnvTarget, run: RunFolder, config: RunConfig, display: Display | None = None):
+        self.baseline = Candidate(id="c0", spec=spec)
+        self.rubric = rubric
+        self.env_target = env
+        self.run = run
+        self.config = config
+        self.display = display or _Quiet()
+        self.journal = Journal(run)
+        self.operators = self._operators()
+        self.candidates: dict[str, Candidate] = {"c0": self.baseline}
+        self.pool: list[str] = []  # accepted candidates (the baseline first)
+        self.val_scores: dict[str, dict[str, float]] = {}
+        self.counts = {"proposed": 0, "screened_out": 0, "rejected": 0, "accepted": 0, "invalid": 0, "errors": 0}
+        self.tracker = self._tracker()
+
+    def _operators(self) -> dict[str, Any]:
+        available = all_operators()
+        unknown = [name for name in self.config.operators if name not in available]
+        if unknown:
+            raise UsageError(f"--operators: unknown {', '.join(unknown)}; use {', '.join(sorted(available))}")
+        return {n: op for n, op in available.items() if not self.config.operators or n in self.config.operators}
+
+    def _tracker(self) -> BudgetTracker:
+        episodes = list(self.journal.episodes.values())
+        elapsed = max((d.get("elapsed_s", 0.0) for d in self.journal.decisions), default=0.0)
+        return BudgetTracker(
+            self.config.budget,
+            stop_file=self.run.path / "STOP",
+            rollouts=len(episodes),
+            cost=sum(e.trace.cost_usd for e in episodes),
+            candidates=sum(1 for d in self.journal.decisions if d["status"] != BASELINE),
+            elapsed_s=elapsed,
+        )
+
+    # --- evaluation through the journal: a finished episode is never played twice ---
+    async def evaluate(self, candidate: Candidate, tasks: list[TaskRef], split: str) -> list[Episode]:
+        todo = [t for t in tasks if self.journal.episode(candidate.id, split, t.task_id) is None]
+
+        def record(episode: Episode) -> None:
+            self.journal.add_episode(candidate.id, split, episode)
+            self.tracker.spend(1, episode.trace.cost_usd)
+            self.display.update(self.stats())
+
+        if todo:
+            await self.evaluator.run(candidate.spec, todo, on_episode=record)
+        return [self.journal.episode(candidate.id, split, t.task_id) for t in tasks]
+
+    def stats(self) -> dict[str, Any]:
+        best = self.best()
+        return {
+            **self.counts,
+            "rollouts": self.tracker.rollouts,
+            "max_rollouts": self.config.budget.max_rollouts,
+            "cost": self.tracker.cost,
+            "baseline_val": _avg(self.val_scores.get("c0")),
+            "best_val": _avg(self.val_scores.get(best)) if best else None,
+            "best": best,
+        }
+
+    def best(self) -> str | None:
+        if not self.pool:
+            return None
+        return max(self.pool, key=lambda cid: (_avg(self.val_scores[cid]) or 0.0, -self.pool.index(cid)))
+
+    # --- the run ---
+    async def optimize(self) -> RunResult:
+        started = time.monotonic()
+        async with Evaluator(self.env_target, self.rubric, self.run.logs, self.config.eval) as evaluator:
+            self.evaluator = evaluator
+            self.display.step("listing tasks")
+            train = await evaluator.tasks("train")
+            val = await evaluator.tasks("val", self.config.val_episodes)
+            test = await evaluator.tasks("test") if self.config.run_test else []
+            await evaluator.check_spec(self.baseline.spec)
+            self.env_tools = await self._env_tools()
+            self.run.write_json("splits.json", {name: [t.task_id for t in tasks] for name, tasks in (("train", train), ("val", val), ("test", test))})
+            warning = too_small(self.config.budget, len(val), 2 * min(self.config.minibatch, len(train)) + len(val))
+            if warning:
+                self.display.step(f"warning: {warning}")
+
+            await self._baseline(val)
+            stopped = await self._search(train, val)
+            summaries = await self._finish(val, test)
+        counts = dict(self.counts)
+        return RunResult(self.run, self.baseline, self.candidates[self.best()], summaries, stopped, counts, self.tracker, self.env_tools)
+
+    async def _env_tools(self) -> tuple[tuple[str, str], ...]:
+        async with self.evaluator.env.session() as session:
+            tools = await session.tools()
+        spec = self.baseline.spec
+        return tuple((t.name, spec.tool_description(t.name, t.description)) for t in tools)
+
+    async def _baseline(self, val: list[TaskRef]) -> None:
+        self.display.step("evaluating the baseline on val")
+        save_spec(self.baseline.spec, self.run.path / "candidates" / "c0")
+        episodes = await self.evaluate(self.baseline, val, "val")
+        self.val_scores["c0"] = _by_task(episodes)
+        self.pool = ["c0"]
+        if self.journal.decision("c0") is None:
+            self._decide(self.baseline, BASELINE, "the starting spec", train=None, val=episodes)
+        self._replay_decisions()
+
+    def _replay_decisions(self) -> None:
+        """On --resume: rebuild candidates, pool and counts from the recorded decisions."""
+        for record in self.journal.decisions:
+            if record["status"] == BASELINE:
+                continue
+            cid = record["id"]
+            if record["status"] in ("error", "skipped"):
+                self.counts["errors"] += record["status"] == "error"
+                continue
+            self.counts["proposed"] += 1
+            self.counts[record["status"]] += 1
+            folder = self.run.path / "candidates" / cid
+            if (folder / "agent.yaml").exists():
+                spec = load_candidate_spec(folder)
+                self.candidates[cid] = Candidate(cid, spec, record.get("parent"), record["operator"], record.get("component"), record.get("note", ""))
+            if record["status"] == "accepted":
+                self.pool.append(cid)
+                self.val_scores[cid] = {
+                    task: e.score.score
+                    for (c, split, task), e in self.journal.episodes.items()
+                    if c == cid and split == "val" and e.score.error is None
+                }
+
+    async def _search(self, train: list[TaskRef], val: list[TaskRef]) -> str:
+        if not train:
+            return "no train tasks: nothing to learn from"
+        while True:
+            reason = self.tracker.exhausted() or self._converged()
+            if reason:
+                return reason
+            batch = min(self.config.minibatch, len(train))
+            if not self.tracker.can_afford(2 * batch + len(val)):
+                return "not enough rollouts left for another candidate"
+            await self._iteration(len(self.journal.decisions), train, val, batch)
+
+    def _converged(self) -> str | None:
+        best = _avg(self.val_scores[self.best()])
+        if best is not None and best >= 1.0:
+            return "the best candidate is perfect on val: nothing left to improve"
+        idle = 0
+        for record in reversed(self.journal.decisions):
+            if record["status"] not in IDLE:
+                break
+            idle += 1
+        if idle >= PATIENCE:
+            return f"the last {idle} iterations produced no candidate to evaluate"
+        return None
+
+    async def _iteration(self, iteration: int, train: list[TaskRef], val: list[TaskRef], batch: int) -> None:
+        rng = _iteration_rng(self.config.seed, iteration)
+        cid = f"c{iteration}"
+        parent = self.candidates[select_parent({c: self.val_scores[c] for c in self.pool}, rng)]
+        minibatch = rng.sample(train, batch)
+        self.display.step(f"{cid}: parent {parent.id} on {batch} train tasks")
+        parent_eps = await self.evaluate(parent, minibatch, "train")
+        if all(e.score.error is None and e.score.score >= 1.0 for e in parent_eps):
+            # Like GEPA: a parent that is perfect on the minibatch has no failure to learn from.
+            self._record(cid, parent, "none", None, "", "skipped", "the parent is perfect on this minibatch")
+            return
+        ask = self.study.ask(self.operators, self.baseline)  # search spaces are the run's, not the parent's
+        ctx = ProposalContext(
+            parent=parent,
+            episodes=parent_eps,
+            rubric=self.rubric,
+            rng=rng,
+            params=ask.params,
+            mutator=self.evaluator.client,
+            mutator_model=self.config.mutator_model,
+            others=tuple(self.candidates[c] for c in self.pool if c != parent.id) + ((self.baseline,) if parent.id != "c0" else ()),
+            train_inputs=tuple(str(t.spec.get("input", "")) for t in train if t.spec.get("input")),
+            tools=self.env_tools,
+            variables=tuple(sorted(self._variables(parent_eps))),
+        )
+        self.display.step(f"{cid}: {ask.operator} proposes a child of {parent.id}")
+        try:
+            proposal = await self.operators[ask.operator].propose(ctx)
+        except AgentoptError as exc:  # e.g. the mutator's provider failed after retries
+            self.counts["errors"] += 1
+            self._record(cid, parent, ask.operator, None, "", "error", f"operator failed: {exc}")
+            self.study.tell(ask, None)
+            return
+        self.tracker.add_candidate()
+        self.counts["proposed"] += 1
+        if proposal is None:
+            self.counts["invalid"] += 1
+            self._record(cid, parent, ask.operator, None, "", "invalid", f"{ask.operator} had nothing to propose")
+            self.study.tell(ask, None)
+            return
+        child = Candidate(cid, replace(proposal.spec, name=parent.spec.name), parent.id, ask.operator, proposal.component, proposal.note)
+        self.candidates[cid] = child
+        save_spec(child.spec, self.run.path / "candidates" / cid)
+        self.display.step(f"{cid}: screening ({ask.operator}: {proposal.note[:60]})")
+        child_eps = await self.evaluate(child, minibatch, "train")
+        gain = _paired_gain(child_eps, parent_eps)
+        train_info = {"mean": _mean(child_eps), "parent_mean": _mean(parent_eps), "n": len(minibatch)}
+        if gain is None or gain <= 0:
+            self.counts["screened_out"] += 1
+            self._decide(child, "screened_out", f"train {_fmt(train_info['mean'])} vs parent {_fmt(train_info['parent_mean'])}: not better", train_info, None)
+            self.study.tell(ask, gain if gain is not None else None)
+            return
+        self.display.step(f"{cid}: evaluating on val")
+        val_eps = await self.evaluate(child, val, "val")
+        best = self.best()
+        decision = decide(_by_task(val_eps), self.val_scores[best], self.config.min_delta, self.config.significance, rng)
+        status = "accepted" if decision.accepted else "rejected"
+        self.counts[status] += 1
+        if decision.accepted:
+            self.pool.append(cid)
+            self.val_scores[cid] = _by_task(val_eps)
+        self._decide(child, status, decision.reason, train_info, val_eps)
+        self.study.tell(ask, gain)
+
+    def _variables(self, episodes: list[Episode]) -> set[str]:
+        return {name for e in episodes for name in e.trace.variables}
+
+    def _decide(self, cand: Candidate, status: str, reason: str, train: dict[str, Any] | None, val: list[Episode] | None) -> None:
+        val_info = None
+        if val is not None:
+            summary = summarize([e.score for e in val], self.rubric)
+            val_info = {"mean": summary.mean, "n": summary.n, "errors": summary.n_errors}
+        self._record(cand.id, self.candidates.get(cand.parent) if cand.parent else None, cand.operator, cand.component, cand.note, status, reason, train, val_info)
+
+    def _record(self, cid, parent, operator, component, note, status, reason, train=None, val=None) -> None:
+        self.journal.add_decision(
+            {
+                "id": cid,
+                "parent": parent.id if parent else None,
+                "operator": operator,
+                "component": component,
+                "note": note,
+                "status": status,
+                "reason": reason,
+                "train": train,
+                "val": val,
+                "rollouts": self.tracker.rollouts,
+                "cost_usd": round(self.tracker.cost, 6),
+                "elapsed_s": round(self.tracker.elapsed_s, 2),
+            }
+        )
+        self.display.update(self.stats())
+
+    async def _finish(self, val: list[TaskRef], test: list[TaskRef]) -> dict[str, dict[str, SplitSummary | None]]:
+        winner = self.candidates[self.best()]
+        summaries: dict[str, dict[str, SplitSummary | None]] = {}
+        for role, cand in (("baseline", self.baseline), ("winner", winner)):
+            val_eps = await self.evaluate(cand, val, "val")
+            test_summary = None
+            if test:
+                self.display.step(f"evaluating the {role} ({cand.id}) on test")
+                test_eps = await self.evaluate(cand, test, "test")
+                test_summary = summarize([e.score for e in test_eps], self.rubric)
+            summaries[role] = {"val": summarize([e.score for e in val_eps], self.rubric), "test": test_summary}
+        return summaries
+
+    @property
+    def study(self) -> OperatorStudy:
+        if not hasattr(self, "_study"):
+            storage = self.config.storage or f"sqlite:///{(self.run.path / 'study.db').resolve()}"
+            self._study = OperatorStudy(storage, f"agentopt-{self.run.path.name}", self.config.seed)
+        return self._study
+
+
+def _avg(scores: dict[str, float] | None) -> float | None:
+    return sum(scores.values()) / len(scores) if scores else None
+
+
+def _paired_gain(child: list[Episode], parent: list[Episode]) -> float | None:
+    c, p = _by_task(child), _by_task(parent)
+    shared = c.keys() & p.keys()
+    if not shared:
+        return None
+    return sum(c[t] - p[t] for t in shared) / len(shared)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def ensure_resumable(run_dir: Path) -> RunFolder:
+    if not (run_dir / "inputs" / "agent.yaml").exists():
+        raise UsageError(f"--resume: {run_dir} is not an agentopt run folder (no inputs/agent.yaml)")
+    return RunFolder(run_dir)

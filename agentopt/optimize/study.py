@@ -1,0 +1,73 @@
+"""Optuna glue: which operator to try next and with which settings (ask/tell, TPE).
+
+The study lives in the run folder (`study.db`, SQLite: open it with `sqlite3` or
+optuna-dashboard), or at `--storage URL` so several workers can share one study.
+Every outcome is told, including proposals that failed or were screened out.
+
+Determinism across `--resume`: the sampler is re-created for each trial with the seed
+`seed + trial number`, so a trial's suggestions depend only on the study's history and
+its number, not on how many processes it took to get there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+OBJECTIVE = "train minibatch score gain over the parent"
+
+
+@dataclass
+class Ask:
+    trial: Any  # optuna.trial.Trial
+    operator: str
+    params: dict[str, Any]
+
+
+class OperatorStudy:
+    def __init__(self, storage: str, study_name: str, seed: int):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._optuna = optuna
+        self.storage = storage
+        self.study_name = study_name
+        self.seed = seed
+        self.study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize", load_if_exists=True)
+        self.study.set_user_attr("objective", OBJECTIVE)
+        self._fail_interrupted()
+
+    def _fail_interrupted(self) -> None:
+        """A trial left RUNNING by a kill is closed as failed; its parameters are asked again first."""
+        running = self._optuna.trial.TrialState.RUNNING
+        for trial in self.study.get_trials(deepcopy=False, states=(running,)):
+            self.study.tell(trial.number, state=self._optuna.trial.TrialState.FAIL)
+            self.study.enqueue_trial(trial.params, skip_if_exists=False)
+
+    def ask(self, operators: dict[str, Any], parent: Any) -> Ask:
+        samplers = self._optuna.samplers
+        number = len(self.study.get_trials(deepcopy=False))
+        self.study.sampler = samplers.TPESampler(seed=self.seed + number, n_startup_trials=len(operators) * 2)
+        trial = self.study.ask()
+        name = trial.suggest_categorical("operator", sorted(operators))
+        params = {key: _suggest(trial, key, dist) for key, dist in operators[name].search_space(parent).items()}
+        return Ask(trial, name, params)
+
+    def tell(self, ask: Ask, value: float | None) -> None:
+        """A number for a screened proposal; None when the operator had nothing to offer."""
+        if value is None:
+            self.study.tell(ask.trial, state=self._optuna.trial.TrialState.FAIL)
+        else:
+            self.study.tell(ask.trial, value)
+
+
+def _suggest(trial: Any, name: str, dist: Any) -> Any:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    if isinstance(dist, FloatDistribution):
+        return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    raise TypeError(f"unsupported distribution for {name}: {dist!r}")

@@ -1,0 +1,98 @@
+"""`agentopt run` end to end: real CLI, real environment server, and a scripted
+OpenAI-compatible model whose answers depend on what its system prompt says.
+
+The model answers every question right, but in Title Case unless its instructions tell
+it to write in lowercase. The rubric wants lowercase, and says so in a criterion's
+description. A correct optimizer must find that instruction (the `rules` operator
+derives rules from failing criteria), screen it on train, accept it on val, and ship it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import run_cli, scripted_agent, write
+from tests.fakes.openai_server import Reply, ScriptedLLM, call, last_user_text, system_text
+
+FACTS = {
+    "capital of France": "Paris", "capital of Italy": "Rome", "capital of Spain": "Madrid", "capital of Peru": "Lima",
+    "capital of Japan": "Tokyo", "capital of Egypt": "Cairo", "capital of Kenya": "Nairobi", "capital of Chile": "Santiago",
+    "capital of Norway": "Oslo", "capital of Cuba": "Havana", "capital of Greece": "Athens", "capital of Poland": "Warsaw",
+    "capital of Ghana": "Accra", "capital of Nepal": "Kathmandu", "capital of Iraq": "Baghdad", "capital of Laos": "Vientiane",
+}
+
+
+def quiz_model(request: dict) -> Reply:
+    question = last_user_text(request)
+    answer = next(a for q, a in FACTS.items() if q in question)
+    lowercase = "lowercase" in system_text(request).lower()
+    return call("submit", {"answer": answer.lower() if lowercase else answer})
+
+
+def dataset(tmp_path: Path) -> Path:
+    rows = []
+    for number, (question, answer) in enumerate(FACTS.items()):
+        split = "train" if number < 8 else ("val" if number < 12 else "test")
+        rows.append({"id": f"q{number:02d}", "split": split, "input": f"What is the {question}?", "expected": answer})
+    path = tmp_path / "capitals.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def rubric(tmp_path: Path) -> Path:
+    return write(
+        tmp_path / "rubrics" / "capitals.yaml",
+        """
+        name: capitals
+        criteria:
+          - id: correct
+            description: The answer names the right city.
+            weight: 1
+            check: {type: env_reward}
+          - id: lowercase
+            description: Write the answer in lowercase letters only.
+            weight: 1
+            check: {type: regex, target: answer.answer, pattern: "^[a-z ]+$"}
+        """,
+    )
+
+
+def test_run_finds_the_instruction_that_fixes_the_failures_and_ships_only_accepted_candidates(tmp_path):
+    data, rules = dataset(tmp_path), rubric(tmp_path)
+    with ScriptedLLM(quiz_model) as llm:
+        agent = scripted_agent(tmp_path, llm.url, name="capitals")
+        result = run_cli(
+            "run", str(agent), "-r", str(rules), "--env", f"dataset:{data}", "--runs-dir", "runs",
+            "--max-rollouts", "60", "--minibatch", "4", "--operators", "rules,fewshot", cwd=tmp_path, timeout=600,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = next((tmp_path / "runs").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    # Baseline: every answer right but capitalized -> 0.5 per episode; the winner writes lowercase -> 1.0.
+    assert summary["baseline"]["val"]["mean"] == 0.5
+    assert summary["winner"]["val"]["mean"] == 1.0
+    assert summary["winner"]["test"]["mean"] == 1.0 and summary["baseline"]["test"]["mean"] == 0.5
+    decisions = [json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines()]
+    accepted = {d["id"] for d in decisions if d["status"] in ("accepted", "baseline")}
+    assert summary["winner"]["id"] in accepted and summary["winner"]["id"] != "c0"
+    winner = next(d for d in decisions if d["id"] == summary["winner"]["id"])
+    assert winner["operator"] == "rules"
+    shipped = yaml.safe_load((run / "best" / "agent.yaml").read_text())
+    assert "lowercase" in shipped["system_prompt"].lower()
+    for rejected in (d for d in decisions if d["status"] not in ("accepted", "baseline")):
+        candidate = run / "candidates" / rejected["id"] / "agent.yaml"
+        if candidate.exists():
+            assert candidate.read_text() != (run / "best" / "agent.yaml").read_text()
+    assert (run / "best" / "best_skill.md").read_text().startswith("---\nname: capitals-optimized")
+    assert "lowercase" in (run / "best" / "diff.md").read_text()
+    assert (run / "report.html").exists() and (run / "study.db").exists()
+    # The winner spec loads and re-evaluates to the same val score entirely from the cache
+    # (the scripted server is gone: any model call would fail).
+    again = run_cli(
+        "eval", str(run / "best" / "agent.yaml"), "-r", str(rules), "--env", f"dataset:{data}", "--runs-dir", "evals", cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Score 1.00" in again.stdout and "model calls: 0 (4 cached)" in again.stdout
