@@ -106,7 +106,7 @@ def run_command(
     rubric: Optional[Path] = typer.Option(None, "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
     env: Optional[str] = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
     resume: Optional[Path] = typer.Option(None, help="Continue the run in this folder after a crash, a kill or a STOP."),
-    max_rollouts: Optional[int] = typer.Option(300, min=1, help="Episodes to spend in all (baseline, screening, val, test)."),
+    max_rollouts: Optional[int] = typer.Option(None, min=1, help="Episodes to spend in all (baseline, screening, val, test). Default 300 when no budget is given."),
     max_cost: Optional[float] = typer.Option(None, min=0.0, help="USD to spend at most (from litellm prices; 0 for local)."),
     max_time: Optional[float] = typer.Option(None, min=1.0, help="Seconds to run at most."),
     max_candidates: Optional[int] = typer.Option(None, min=1, help="Candidates to propose at most."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from rich.table import Table
 
 from agentopt.envs.session import parse_env
 from agentopt.errors import UsageError
-from agentopt.optimize.artifacts import best_skill, save_spec, spec_diff
+from agentopt.optimize.artifacts import best_skill, load_candidate_spec, save_spec, spec_diff
+from agentopt.optimize.budget import Budget
 from agentopt.optimize.journal import CANDIDATES
 from agentopt.optimize.loop import Optimizer, RunConfig, RunResult
 from agentopt.spec.load import load_agent, load_rubric
@@ -24,6 +25,7 @@ from agentopt.store.report import fmt
 from agentopt.store.run import REPORT, SUMMARY, RunFolder
 
 RUN_OPTIONS = "run_options.json"
+DEFAULT_ROLLOUTS = 300
 
 
 class LiveDisplay:
@@ -112,26 +114,36 @@ def render_reports(run: RunFolder) -> Path:
     return run.write_text("report.html", render_html_report(summary, candidates, diff, skill))
 
 
+def resume_options(run: RunFolder, budget: Budget) -> tuple[RunConfig, str]:
+    """The resumed run's saved settings; budget limits given on the command line replace theirs."""
+    saved = json.loads((run.path / RUN_OPTIONS).read_text(encoding="utf-8"))
+    config = RunConfig.from_dict(saved["config"])
+    given = {k: v for k, v in asdict(budget).items() if v is not None}
+    return replace(config, budget=replace(config.budget, **given)), saved["env"]
+
+
 def run_optimize(agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig) -> int:
     console = Console(highlight=False)
     if resume is not None:
-        if not (resume / "inputs" / "agent.yaml").exists():
-            raise UsageError(f"--resume: {resume} is not an agentopt run folder (no inputs/agent.yaml)")
+        if not (resume / RUN_OPTIONS).exists():
+            raise UsageError(f"--resume: {resume} is not an agentopt run folder (no {RUN_OPTIONS})")
         run = RunFolder(resume)
-        saved = json.loads((run.path / RUN_OPTIONS).read_text(encoding="utf-8"))
-        agent, rubric, env = run.path / "inputs" / "agent.yaml", run.path / "inputs" / "rubric.yaml", saved["env"]
-        spec = load_agent(saved["agent_file"]) if Path(saved["agent_file"]).exists() else load_agent(str(agent))
+        config, env = resume_options(run, config.budget)
+        agent, rubric = run.path / "inputs" / "agent.yaml", run.path / "inputs" / "rubric.yaml"
+        spec = load_candidate_spec(run.path / "candidates" / "c0")  # the baseline exactly as it started, skills included
     else:
         if agent is None or rubric is None or env is None:
             raise UsageError("agentopt run needs AGENT, --rubric and --env (or --resume RUN_DIR)")
         spec = load_agent(str(agent))
+        config = replace(config, budget=config.budget if any(asdict(config.budget).values()) else Budget(max_rollouts=DEFAULT_ROLLOUTS))
     rules = load_rubric(str(rubric))
     target = parse_env(env)
     if resume is None:
         run = RunFolder.create(runs_dir, "run", spec.name)
         run.snapshot(agent, "agent.yaml")
         run.snapshot(rubric, "rubric.yaml")
-        run.write_json(RUN_OPTIONS, {"agent_file": str(Path(agent).resolve()), "env": env})
+        save_spec(spec, run.path / "candidates" / "c0")
+        run.write_json(RUN_OPTIONS, {"agent_file": str(Path(agent).resolve()), "env": env, "config": config.to_dict()})
 
     console.print(f"Optimizing [bold]{spec.name}[/bold] ({spec.model}) on [bold]{target.label}[/bold]; mutator {config.mutator_model}")
     console.print(f"Run folder: {run.path}  (touch {run.path / 'STOP'} to stop cleanly; --resume {run.path} to continue)")

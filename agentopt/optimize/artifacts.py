@@ -22,21 +22,27 @@ def skill_markdown(skill: Skill) -> str:
     return f"---\n{front}---\n{skill.body.strip()}\n"
 
 
+def portable(spec: AgentSpec) -> AgentSpec:
+    """The spec as save_spec writes it: prompt inline, skills at skills/<name>.md.
+
+    A skill the search switched off also leaves this spec's search space, so the file
+    loads on its own (the run itself takes its search space from the baseline)."""
+    skills = tuple(replace(s, path=f"skills/{s.name}.md") for s in spec.skills)
+    names = {s.name for s in skills}
+    space = replace(spec.optimize.search_space, skills=tuple(n for n in spec.optimize.search_space.skills if n in names))
+    return replace(spec, skills=skills, system_prompt_file=None, optimize=replace(spec.optimize, search_space=space), source="")
+
+
 def save_spec(spec: AgentSpec, folder: Path) -> Path:
     """Write `spec` as folder/agent.yaml + folder/skills/*.md; returns the agent.yaml path."""
+    spec = portable(spec)
     folder.mkdir(parents=True, exist_ok=True)
-    skills = tuple(replace(s, path=f"skills/{s.name}.md") for s in spec.skills)
-    for skill in skills:
+    for skill in spec.skills:
         target = folder / skill.path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(skill_markdown(skill), encoding="utf-8")
-    # A skill the search switched off stays out of this spec's search space, so the file
-    # loads on its own; the run itself takes its search space from the baseline.
-    names = {s.name for s in skills}
-    space = replace(spec.optimize.search_space, skills=tuple(n for n in spec.optimize.search_space.skills if n in names))
-    portable = replace(spec, skills=skills, system_prompt_file=None, optimize=replace(spec.optimize, search_space=space))
     path = folder / "agent.yaml"
-    path.write_text(agent_to_yaml(portable), encoding="utf-8")
+    path.write_text(agent_to_yaml(spec), encoding="utf-8")
     return path
 
 

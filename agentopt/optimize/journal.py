@@ -1,6 +1,7 @@
 """The optimizer's journal: everything `agentopt run` decides, appended as it happens.
 
-- `episodes.jsonl`: every played episode, tagged with its candidate and split;
+- `episodes.jsonl`: every played episode, tagged with its candidate, the hash of the
+  candidate's spec, and the split (so an episode is reused only for the very same spec);
 - `candidates.jsonl`: one line per candidate and decision (accepted, rejected, ...);
 - `candidates/<id>.yaml`: each candidate's spec, so any of them can be evaluated later.
 
@@ -11,11 +12,15 @@ from the decisions. Plain JSON lines, so `jq` and a text editor can read a run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterator
 
 from agentopt.evaluate import Episode
+from agentopt.spec.agent import AgentSpec
+from agentopt.optimize.artifacts import portable
+from agentopt.spec.load import agent_to_yaml
 from agentopt.scoring.result import EpisodeScore
 from agentopt.store.run import RunFolder
 from agentopt.trace import Trace
@@ -35,25 +40,30 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
             try:
                 yield json.loads(line)
             except json.JSONDecodeError:
-                return  # a line cut by a kill: everything before it is intact
+                continue  # a line a kill cut short: that record was not finished
+
+
+def spec_hash(spec: AgentSpec) -> str:
+    """Identifies a spec's content: the same spec always gives the same hash."""
+    return hashlib.sha256(agent_to_yaml(portable(spec)).encode()).hexdigest()[:16]
 
 
 class Journal:
     def __init__(self, run: RunFolder):
         self.run = run
-        self.episodes: dict[tuple[str, str, str], Episode] = {}  # (candidate, split, task_id) -> episode
+        self.episodes: dict[tuple[str, str, str, str], Episode] = {}  # (candidate, spec hash, split, task) -> episode
         self.decisions: list[dict[str, Any]] = []
         for record in _lines(run.path / EPISODES):
             episode = Episode(Trace.from_dict(record["trace"]), EpisodeScore.from_dict(record["score"]))
-            self.episodes[(record["candidate"], record["split"], episode.trace.task_id)] = episode
+            self.episodes[(record["candidate"], record["spec"], record["split"], episode.trace.task_id)] = episode
         self.decisions = list(_lines(run.path / CANDIDATES))
 
-    def episode(self, candidate: str, split: str, task_id: str) -> Episode | None:
-        return self.episodes.get((candidate, split, task_id))
+    def episode(self, candidate: str, spec: str, split: str, task_id: str) -> Episode | None:
+        return self.episodes.get((candidate, spec, split, task_id))
 
-    def add_episode(self, candidate: str, split: str, episode: Episode) -> None:
-        self.episodes[(candidate, split, episode.trace.task_id)] = episode
-        self.run.append_jsonl(EPISODES, {"candidate": candidate, "split": split, **episode.to_record()})
+    def add_episode(self, candidate: str, spec: str, split: str, episode: Episode) -> None:
+        self.episodes[(candidate, spec, split, episode.trace.task_id)] = episode
+        self.run.append_jsonl(EPISODES, {"candidate": candidate, "spec": spec, "split": split, **episode.to_record()})
 
     def add_decision(self, record: dict[str, Any]) -> None:
         self.decisions.append(record)

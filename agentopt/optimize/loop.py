@@ -21,7 +21,7 @@ import hashlib
 import logging
 import random
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,7 +32,7 @@ from agentopt.optimize.accept import decide
 from agentopt.optimize.artifacts import load_candidate_spec, save_spec
 from agentopt.optimize.budget import Budget, BudgetTracker, too_small
 from agentopt.optimize.frontier import select_parent
-from agentopt.optimize.journal import Journal
+from agentopt.optimize.journal import Journal, spec_hash
 from agentopt.optimize.operators import all_operators
 from agentopt.optimize.study import OperatorStudy
 from agentopt.optimize.types import BASELINE, Candidate, ProposalContext
@@ -62,6 +62,21 @@ class RunConfig:
     run_test: bool = True
     storage: str | None = None  # Optuna storage URL; default: sqlite in the run folder
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What run_options.json keeps, so --resume carries on with the same settings."""
+        data = asdict(self)
+        data["eval"]["cache_path"] = str(self.eval.cache_path) if self.eval.cache_path else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        data = dict(data)
+        cache = data["eval"].get("cache_path")
+        data["eval"] = EvalConfig(**{**data["eval"], "cache_path": Path(cache) if cache else None})
+        data["budget"] = Budget(**data["budget"])
+        data["operators"] = tuple(data["operators"])
+        return cls(**data)
 
 
 class Display(Protocol):
@@ -140,16 +155,17 @@ class Optimizer:
 
     # --- evaluation through the journal: a finished episode is never played twice ---
     async def evaluate(self, candidate: Candidate, tasks: list[TaskRef], split: str) -> list[Episode]:
-        todo = [t for t in tasks if self.journal.episode(candidate.id, split, t.task_id) is None]
+        key = spec_hash(candidate.spec)
+        todo = [t for t in tasks if self.journal.episode(candidate.id, key, split, t.task_id) is None]
 
         def record(episode: Episode) -> None:
-            self.journal.add_episode(candidate.id, split, episode)
+            self.journal.add_episode(candidate.id, key, split, episode)
             self.tracker.spend(1, episode.trace.cost_usd)
             self.display.update(self.stats())
 
         if todo:
             await self.evaluator.run(candidate.spec, todo, on_episode=record)
-        return [self.journal.episode(candidate.id, split, t.task_id) for t in tasks]
+        return [self.journal.episode(candidate.id, key, split, t.task_id) for t in tasks]
 
     def stats(self) -> dict[str, Any]:
         best = self.best()
@@ -198,7 +214,8 @@ class Optimizer:
 
     async def _baseline(self, val: list[TaskRef]) -> None:
         self.display.step("evaluating the baseline on val")
-        save_spec(self.baseline.spec, self.run.path / "candidates" / "c0")
+        if not (self.run.path / "candidates" / "c0" / "agent.yaml").exists():
+            save_spec(self.baseline.spec, self.run.path / "candidates" / "c0")
         episodes = await self.evaluate(self.baseline, val, "val")
         self.val_scores["c0"] = _by_task(episodes)
         self.pool = ["c0"]
@@ -223,10 +240,11 @@ class Optimizer:
                 self.candidates[cid] = Candidate(cid, spec, record.get("parent"), record["operator"], record.get("component"), record.get("note", ""))
             if record["status"] == "accepted":
                 self.pool.append(cid)
+                key = spec_hash(self.candidates[cid].spec)
                 self.val_scores[cid] = {
                     task: e.score.score
-                    for (c, split, task), e in self.journal.episodes.items()
-                    if c == cid and split == "val" and e.score.error is None
+                    for (c, spec, split, task), e in self.journal.episodes.items()
+                    if c == cid and spec == key and split == "val" and e.score.error is None
                 }
 
     async def _search(self, train: list[TaskRef], val: list[TaskRef]) -> str:
@@ -265,7 +283,7 @@ class Optimizer:
             # Like GEPA: a parent that is perfect on the minibatch has no failure to learn from.
             self._record(cid, parent, "none", None, "", "skipped", "the parent is perfect on this minibatch")
             return
-        ask = self.study.ask(self.operators, self.baseline)  # search spaces are the run's, not the parent's
+        ask = self.study.ask(self.operators, self.baseline, iteration)  # search spaces are the run's, not the parent's
         ctx = ProposalContext(
             parent=parent,
             episodes=parent_eps,
@@ -284,14 +302,14 @@ class Optimizer:
             proposal = await self.operators[ask.operator].propose(ctx)
         except AgentoptError as exc:  # e.g. the mutator's provider failed after retries
             self.counts["errors"] += 1
-            self._record(cid, parent, ask.operator, None, "", "error", f"operator failed: {exc}")
+            self._record(cid, parent, ask.operator, None, "", "error", f"operator failed: {exc}", trial=(ask, None))
             self.study.tell(ask, None)
             return
         self.tracker.add_candidate()
         self.counts["proposed"] += 1
         if proposal is None:
             self.counts["invalid"] += 1
-            self._record(cid, parent, ask.operator, None, "", "invalid", f"{ask.operator} had nothing to propose")
+            self._record(cid, parent, ask.operator, None, "", "invalid", f"{ask.operator} had nothing to propose", trial=(ask, None))
             self.study.tell(ask, None)
             return
         child = Candidate(cid, replace(proposal.spec, name=parent.spec.name), parent.id, ask.operator, proposal.component, proposal.note)
@@ -303,8 +321,9 @@ class Optimizer:
         train_info = {"mean": _mean(child_eps), "parent_mean": _mean(parent_eps), "n": len(minibatch)}
         if gain is None or gain <= 0:
             self.counts["screened_out"] += 1
-            self._decide(child, "screened_out", f"train {_fmt(train_info['mean'])} vs parent {_fmt(train_info['parent_mean'])}: not better", train_info, None)
-            self.study.tell(ask, gain if gain is not None else None)
+            reason = f"train {_fmt(train_info['mean'])} vs parent {_fmt(train_info['parent_mean'])}: not better"
+            self._decide(child, "screened_out", reason, train_info, None, trial=(ask, gain))
+            self.study.tell(ask, gain)
             return
         self.display.step(f"{cid}: evaluating on val")
         val_eps = await self.evaluate(child, val, "val")
@@ -315,23 +334,28 @@ class Optimizer:
         if decision.accepted:
             self.pool.append(cid)
             self.val_scores[cid] = _by_task(val_eps)
-        self._decide(child, status, decision.reason, train_info, val_eps)
+        self._decide(child, status, decision.reason, train_info, val_eps, trial=(ask, gain))
         self.study.tell(ask, gain)
 
     def _variables(self, episodes: list[Episode]) -> set[str]:
         return {name for e in episodes for name in e.trace.variables}
 
-    def _decide(self, cand: Candidate, status: str, reason: str, train: dict[str, Any] | None, val: list[Episode] | None) -> None:
+    def _decide(self, cand: Candidate, status: str, reason: str, train: dict[str, Any] | None, val: list[Episode] | None, trial=None) -> None:
         val_info = None
         if val is not None:
             summary = summarize([e.score for e in val], self.rubric)
             val_info = {"mean": summary.mean, "n": summary.n, "errors": summary.n_errors}
-        self._record(cand.id, self.candidates.get(cand.parent) if cand.parent else None, cand.operator, cand.component, cand.note, status, reason, train, val_info)
+        parent = self.candidates.get(cand.parent) if cand.parent else None
+        self._record(cand.id, parent, cand.operator, cand.component, cand.note, status, reason, train, val_info, trial)
 
-    def _record(self, cid, parent, operator, component, note, status, reason, train=None, val=None) -> None:
+    def _record(self, cid, parent, operator, component, note, status, reason, train=None, val=None, trial=None) -> None:
+        """Append a decision; `trial` is (the Optuna ask, the value told), kept so a resume
+        can close a trial the kill left open with the outcome already decided."""
         self.journal.add_decision(
             {
                 "id": cid,
+                "trial": trial[0].trial.number if trial else None,
+                "objective": trial[1] if trial else None,
                 "parent": parent.id if parent else None,
                 "operator": operator,
                 "component": component,
@@ -364,7 +388,8 @@ class Optimizer:
     def study(self) -> OperatorStudy:
         if not hasattr(self, "_study"):
             storage = self.config.storage or f"sqlite:///{(self.run.path / 'study.db').resolve()}"
-            self._study = OperatorStudy(storage, f"agentopt-{self.run.path.name}", self.config.seed)
+            told = {d["trial"]: d.get("objective") for d in self.journal.decisions if d.get("trial") is not None}
+            self._study = OperatorStudy(storage, f"agentopt-{self.run.path.name}", self.config.seed, told)
         return self._study
 
 

@@ -25,7 +25,7 @@ class Ask:
 
 
 class OperatorStudy:
-    def __init__(self, storage: str, study_name: str, seed: int):
+    def __init__(self, storage: str, study_name: str, seed: int, told: dict[int, float | None] | None = None):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -35,30 +35,37 @@ class OperatorStudy:
         self.seed = seed
         self.study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize", load_if_exists=True)
         self.study.set_user_attr("objective", OBJECTIVE)
-        self._fail_interrupted()
+        self._close_interrupted(told or {})
 
-    def _fail_interrupted(self) -> None:
-        """A trial left RUNNING by a kill is closed as failed; its parameters are asked again first."""
+    def _close_interrupted(self, told: dict[int, float | None]) -> None:
+        """Trials a kill left RUNNING: told now when the journal has their outcome, else
+        closed as failed and asked again first (same parameters: same child)."""
         running = self._optuna.trial.TrialState.RUNNING
         for trial in self.study.get_trials(deepcopy=False, states=(running,)):
-            self.study.tell(trial.number, state=self._optuna.trial.TrialState.FAIL)
-            self.study.enqueue_trial(trial.params, skip_if_exists=False)
+            if trial.number in told:
+                self._tell(trial.number, told[trial.number])
+            else:
+                self.study.tell(trial.number, state=self._optuna.trial.TrialState.FAIL)
+                self.study.enqueue_trial(trial.params, skip_if_exists=False)
 
-    def ask(self, operators: dict[str, Any], parent: Any) -> Ask:
+    def ask(self, operators: dict[str, Any], space_of: Any, iteration: int) -> Ask:
+        """The sampler is seeded by the iteration, so a resumed run asks what an unbroken one would."""
         samplers = self._optuna.samplers
-        number = len(self.study.get_trials(deepcopy=False))
-        self.study.sampler = samplers.TPESampler(seed=self.seed + number, n_startup_trials=len(operators) * 2)
+        self.study.sampler = samplers.TPESampler(seed=self.seed + iteration, n_startup_trials=len(operators) * 2)
         trial = self.study.ask()
         name = trial.suggest_categorical("operator", sorted(operators))
-        params = {key: _suggest(trial, key, dist) for key, dist in operators[name].search_space(parent).items()}
+        params = {key: _suggest(trial, key, dist) for key, dist in operators[name].search_space(space_of).items()}
         return Ask(trial, name, params)
 
     def tell(self, ask: Ask, value: float | None) -> None:
         """A number for a screened proposal; None when the operator had nothing to offer."""
+        self._tell(ask.trial.number, value)
+
+    def _tell(self, number: int, value: float | None) -> None:
         if value is None:
-            self.study.tell(ask.trial, state=self._optuna.trial.TrialState.FAIL)
+            self.study.tell(number, state=self._optuna.trial.TrialState.FAIL)
         else:
-            self.study.tell(ask.trial, value)
+            self.study.tell(number, value)
 
 
 def _suggest(trial: Any, name: str, dist: Any) -> Any:

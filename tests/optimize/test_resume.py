@@ -1,0 +1,107 @@
+"""kill -9 in the middle of `agentopt run`, then --resume: nothing finished is lost or
+played twice, and the run ends exactly where an unbroken run ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import REPO, run_cli, scripted_agent, write
+from tests.fakes.openai_server import Reply, ScriptedLLM
+from tests.optimize.test_run_integration import dataset, quiz_model
+
+
+def slow_quiz(request: dict) -> Reply:
+    reply = quiz_model(request)
+    reply.delay_s = 0.05
+    return reply
+
+
+def rubric(tmp_path: Path) -> Path:
+    # The third criterion is never met, so the run goes on until its budget is spent.
+    return write(
+        tmp_path / "rubrics" / "capitals.yaml",
+        """
+        name: capitals
+        criteria:
+          - id: correct
+            description: The answer names the right city.
+            weight: 1
+            check: {type: env_reward}
+          - id: lowercase
+            description: Write the answer in lowercase letters only.
+            weight: 1
+            check: {type: regex, target: answer.answer, pattern: "^[a-z ]+$"}
+          - id: signed
+            description: Sign every answer with the team's code word.
+            weight: 1
+            check: {type: contains, target: answer.answer, value: zebra-42}
+        """,
+    )
+
+
+RUN_ARGS = ("--max-rollouts", "70", "--minibatch", "4", "--operators", "rules,fewshot", "--runs-dir", "runs")
+
+
+def start(agent: Path, rules: Path, data: Path, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "AGENTOPT_HOME": str(cwd / ".cache"), "PYTHONPATH": str(REPO)}
+    args = [sys.executable, "-m", "agentopt", "run", str(agent), "-r", str(rules), "--env", f"dataset:{data}", *RUN_ARGS]
+    return subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def journal(run: Path, name: str) -> list[dict]:
+    return [json.loads(line) for line in (run / name).read_text().splitlines() if line.strip().endswith("}")]
+
+
+def test_kill_9_then_resume_equals_an_unbroken_run(tmp_path):
+    data = dataset(tmp_path)
+    rules = rubric(tmp_path)
+    with ScriptedLLM(slow_quiz) as llm:
+        agent = scripted_agent(tmp_path, llm.url, name="capitals")
+        unbroken_dir, broken_dir = tmp_path / "unbroken", tmp_path / "broken"
+        unbroken_dir.mkdir(), broken_dir.mkdir()
+        first = run_cli("run", str(agent), "-r", str(rules), "--env", f"dataset:{data}", *RUN_ARGS, cwd=unbroken_dir, timeout=600)
+        assert first.returncode == 0, first.stdout + first.stderr
+        unbroken_calls = len(llm.requests)
+
+        process = start(agent, rules, data, broken_dir)
+        deadline = time.monotonic() + 300
+        episodes = None
+        while time.monotonic() < deadline:
+            runs = list((broken_dir / "runs").glob("*/episodes.jsonl"))
+            if runs and len(runs[0].read_text().splitlines()) >= 25:
+                episodes = runs[0]
+                break
+            assert process.poll() is None, process.stderr.read().decode()
+            time.sleep(0.05)
+        assert episodes is not None, "the run never got going"
+        os.killpg(process.pid, signal.SIGKILL)  # the run, its environment server, everything
+        process.wait()
+        run = episodes.parent
+        assert not (run / "summary.json").exists()
+
+        resumed = run_cli("run", "--resume", str(run), cwd=broken_dir, timeout=600)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        broken_calls = len(llm.requests) - unbroken_calls
+
+    reference = next((unbroken_dir / "runs").iterdir())
+    decisions = lambda r: [(d["id"], d["parent"], d["operator"], d["status"]) for d in journal(r, "candidates.jsonl")]  # noqa: E731
+    assert decisions(run) == decisions(reference)
+    summary, expected = (json.loads((r / "summary.json").read_text()) for r in (run, reference))
+    for role in ("baseline", "winner"):
+        for split in ("val", "test"):
+            assert summary[role][split]["mean"] == expected[role][split]["mean"]
+    assert summary["winner"]["id"] == expected["winner"]["id"]
+    # Every finished episode was kept and none was played twice.
+    keys = Counter((e["candidate"], e["spec"], e["split"], e["trace"]["task_id"]) for e in journal(run, "episodes.jsonl"))
+    assert max(keys.values()) == 1
+    assert sorted(keys) == sorted((e["candidate"], e["spec"], e["split"], e["trace"]["task_id"]) for e in journal(reference, "episodes.jsonl"))
+    # Model calls: the cache answers everything finished before the kill; only calls in
+    # flight at the kill (at most the concurrency, 4) can be made again.
+    assert broken_calls <= unbroken_calls + 4
