@@ -38,6 +38,12 @@ def _fail(error: AgentoptError) -> None:
     raise typer.Exit(error.exit_code)
 
 
+def _usage(message: str) -> AgentoptError:
+    from agentopt.errors import UsageError
+
+    return UsageError(message)
+
+
 @app.command()
 def validate(files: list[Path] = typer.Argument(..., help="Agent specs and rubrics to check.")) -> None:
     """Check agent specs and rubrics; print one `file:line:col: field: problem` line per mistake."""
@@ -62,12 +68,6 @@ def schema(kind: str = typer.Argument(..., help="agent or rubric")) -> None:
     if kind not in makers:
         _fail(_usage(f"unknown schema {kind!r}: use agent or rubric"))
     typer.echo(json.dumps(makers[kind](), indent=2))
-
-
-def _usage(message: str) -> AgentoptError:
-    from agentopt.errors import UsageError
-
-    return UsageError(message)
 
 
 @app.command("eval")

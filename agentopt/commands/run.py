@@ -149,19 +149,17 @@ def run_optimize(agent: Path | None, rubric: Path | None, env: str | None, resum
     console.print(f"Run folder: {run.path}  (touch {run.path / 'STOP'} to stop cleanly; --resume {run.path} to continue)")
     if config.mutator_model == rules.judge_model and any(c.check == "llm_judge" for c in rules.criteria):
         console.print("[yellow]warning:[/yellow] the mutator and the judge are the same model: it may learn to please itself")
-    loop = asyncio.new_event_loop()
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         display = LiveDisplay(live)
         optimizer = Optimizer(spec, rules, target, run, config, display)
         started = time.monotonic()
         try:
-            result = loop.run_until_complete(optimizer.optimize())
+            # asyncio.run turns Ctrl-C into a cancellation, so the servers are stopped on the way out.
+            result = asyncio.run(optimizer.optimize())
         except KeyboardInterrupt:
             live.stop()
             console.print(f"interrupted: everything finished is kept; continue with --resume {run.path}")
             return 130
-        finally:
-            loop.close()
     summary = run_summary(result, Path(agent), rules, target.label, config, time.monotonic() - started, optimizer.evaluator.usage)
     write_outputs(run, summary, result)
     console.print(f"stopped: {result.stopped}")

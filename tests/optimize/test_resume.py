@@ -12,9 +12,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.conftest import REPO, run_cli, scripted_agent, write
+from tests.conftest import REPO, run_cli, scripted_agent
 from tests.fakes.openai_server import Reply, ScriptedLLM
-from tests.optimize.test_run_integration import dataset, quiz_model
+from tests.optimize.test_run_integration import dataset, quiz_model, rubric
 
 
 def slow_quiz(request: dict) -> Reply:
@@ -23,27 +23,13 @@ def slow_quiz(request: dict) -> Reply:
     return reply
 
 
-def rubric(tmp_path: Path) -> Path:
-    # The third criterion is never met, so the run goes on until its budget is spent.
-    return write(
-        tmp_path / "rubrics" / "capitals.yaml",
-        """
-        name: capitals
-        criteria:
-          - id: correct
-            description: The answer names the right city.
-            weight: 1
-            check: {type: env_reward}
-          - id: lowercase
-            description: Write the answer in lowercase letters only.
-            weight: 1
-            check: {type: regex, target: answer.answer, pattern: "^[a-z ]+$"}
-          - id: signed
-            description: Sign every answer with the team's code word.
-            weight: 1
-            check: {type: contains, target: answer.answer, value: zebra-42}
-        """,
-    )
+# A third criterion that is never met, so the run goes on until its budget is spent.
+NEVER_MET = """
+  - id: signed
+    description: Sign every answer with the team's code word.
+    weight: 1
+    check: {type: contains, target: answer.answer, value: zebra-42}
+"""
 
 
 RUN_ARGS = ("--max-rollouts", "70", "--minibatch", "4", "--operators", "rules,fewshot", "--runs-dir", "runs")
@@ -61,7 +47,7 @@ def journal(run: Path, name: str) -> list[dict]:
 
 def test_kill_9_then_resume_equals_an_unbroken_run(tmp_path):
     data = dataset(tmp_path)
-    rules = rubric(tmp_path)
+    rules = rubric(tmp_path, NEVER_MET)
     with ScriptedLLM(slow_quiz) as llm:
         agent = scripted_agent(tmp_path, llm.url, name="capitals")
         unbroken_dir, broken_dir = tmp_path / "unbroken", tmp_path / "broken"
@@ -105,3 +91,36 @@ def test_kill_9_then_resume_equals_an_unbroken_run(tmp_path):
     # Model calls: the cache answers everything finished before the kill; only calls in
     # flight at the kill (at most the concurrency, 4) can be made again.
     assert broken_calls <= unbroken_calls + 4
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
+def test_ctrl_c_stops_cleanly_leaves_no_server_behind_and_resumes(tmp_path):
+    data = dataset(tmp_path)
+    rules = rubric(tmp_path, NEVER_MET)
+    with ScriptedLLM(slow_quiz) as llm:
+        agent = scripted_agent(tmp_path, llm.url, name="capitals")
+        process = start(agent, rules, data, tmp_path)
+        deadline = time.monotonic() + 300
+        while not list((tmp_path / "runs").glob("*/episodes.jsonl")) or len(next((tmp_path / "runs").glob("*/episodes.jsonl")).read_text().splitlines()) < 8:
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
+        assert process.wait(timeout=60) == 130
+        time.sleep(1)
+        assert processes_mentioning(str(data)) == []  # the environment server was stopped too
+        run = next((tmp_path / "runs").iterdir())
+        resumed = run_cli("run", "--resume", str(run), cwd=tmp_path, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert json.loads((run / "summary.json").read_text())["winner"]["val"]["mean"] is not None

@@ -42,22 +42,22 @@ def dataset(tmp_path: Path) -> Path:
     return path
 
 
-def rubric(tmp_path: Path) -> Path:
-    return write(
-        tmp_path / "rubrics" / "capitals.yaml",
-        """
-        name: capitals
-        criteria:
-          - id: correct
-            description: The answer names the right city.
-            weight: 1
-            check: {type: env_reward}
-          - id: lowercase
-            description: Write the answer in lowercase letters only.
-            weight: 1
-            check: {type: regex, target: answer.answer, pattern: "^[a-z ]+$"}
-        """,
-    )
+RUBRIC = """
+name: capitals
+criteria:
+  - id: correct
+    description: The answer names the right city.
+    weight: 1
+    check: {type: env_reward}
+  - id: lowercase
+    description: Write the answer in lowercase letters only.
+    weight: 1
+    check: {type: regex, target: answer.answer, pattern: "^[a-z ]+$"}
+"""
+
+
+def rubric(tmp_path: Path, extra_criteria: str = "") -> Path:
+    return write(tmp_path / "rubrics" / "capitals.yaml", RUBRIC + extra_criteria)
 
 
 def test_run_finds_the_instruction_that_fixes_the_failures_and_ships_only_accepted_candidates(tmp_path):
@@ -96,3 +96,10 @@ def test_run_finds_the_instruction_that_fixes_the_failures_and_ships_only_accept
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Score 1.00" in again.stdout and "model calls: 0 (4 cached)" in again.stdout
+    # The run is listed, and its report re-renders from the run folder alone.
+    (run / "report.html").unlink()
+    rendered = run_cli("report", str(run), cwd=tmp_path)
+    assert rendered.returncode == 0 and rendered.stdout.strip() == str(run / "report.html")
+    assert "<svg" in (run / "report.html").read_text()
+    listed = run_cli("runs", "--runs-dir", "runs", cwd=tmp_path, env={"COLUMNS": "200"})
+    assert run.name in listed.stdout and "val 0.50 -> 1.00" in listed.stdout

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from . import write
 from agentopt.errors import ValidationError
 from agentopt.spec.agent import (
     AgentSpec, Example, LoopSettings, ModelParams, OptimizeSpec, SearchSpace, Skill, ToolOverride,
@@ -63,12 +63,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     write("agents/skills/refunds.md", REFUNDS)
     return tmp_path
-
-
-def write(path: str, text: str) -> str:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(textwrap.dedent(text))
-    return path
 
 
 def problems(text: str) -> list[str]:

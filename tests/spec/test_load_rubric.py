@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from . import write
 from agentopt.errors import ValidationError
 from agentopt.scoring import base
 from agentopt.spec.load import load_rubric, validate_file
@@ -58,12 +58,6 @@ def fake_checks(monkeypatch: pytest.MonkeyPatch) -> dict[str, base.Check]:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def write(path: str, text: str) -> str:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(textwrap.dedent(text))
-    return path
 
 
 def problems(text: str) -> list[str]:
