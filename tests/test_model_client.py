@@ -4,7 +4,6 @@ the on-disk cache, accounting, and what goes over the wire."""
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import pytest
 

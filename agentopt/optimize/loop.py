@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -186,7 +185,6 @@ class Optimizer:
 
     # --- the run ---
     async def optimize(self) -> RunResult:
-        started = time.monotonic()
         async with Evaluator(self.env_target, self.rubric, self.run.logs, self.config.eval) as evaluator:
             self.evaluator = evaluator
             self.display.step("listing tasks")

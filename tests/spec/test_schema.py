@@ -13,7 +13,7 @@ from agentopt.spec.load import validate_files
 from agentopt.spec.schema import agent_json_schema, rubric_json_schema
 
 from .test_load_agent import FULL
-from .test_load_rubric import VALID, builtin_checks, fake_checks  # noqa: F401 (fixtures)
+from .test_load_rubric import VALID
 
 DOCS = Path(__file__).parents[2] / "docs" / "formats.md"
 
