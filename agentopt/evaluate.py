@@ -21,6 +21,7 @@ from agentopt.scoring.aggregate import score_trace, summarize
 from agentopt.scoring.base import CheckContext
 from agentopt.scoring.result import EpisodeScore, SplitSummary
 from agentopt.spec.agent import AgentSpec
+from agentopt.spec.load import problem_at
 from agentopt.spec.rubric import Rubric
 from agentopt.store.run import RunFolder
 from agentopt.trace import Trace
@@ -126,7 +127,7 @@ class Evaluator:
         async with self.env.session() as session:
             names = {t.name for t in await session.tools()}
         problems = [
-            Problem(spec.source, 0, 0, f"tools.{t.name}", f"the environment has no tool {t.name!r} (it has: {', '.join(sorted(names))})")
+            problem_at(spec.source, f"tools.{t.name}", f"the environment has no tool {t.name!r} (it has: {', '.join(sorted(names))})")
             for t in spec.tools
             if t.name not in names
         ]

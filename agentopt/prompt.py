@@ -14,8 +14,9 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from agentopt.errors import Problem, ValidationError
+from agentopt.errors import ValidationError
 from agentopt.spec.agent import AgentSpec
+from agentopt.spec.load import problem_at
 
 _JINJA = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
 LOAD_SKILL = "load_skill"
@@ -27,9 +28,7 @@ def render_template(spec: AgentSpec, variables: dict[str, Any]) -> str:
     except TemplateError as exc:
         field = "system_prompt_file" if spec.system_prompt_file else "system_prompt"
         known = ", ".join(sorted(variables)) or "none"
-        raise ValidationError(
-            Problem(spec.source, 0, 0, field, f"cannot render: {exc} (the environment provides: {known})")
-        ) from None
+        raise ValidationError(problem_at(spec.source, field, f"cannot render: {exc} (the environment provides: {known})")) from None
 
 
 def skills_section(spec: AgentSpec) -> str:

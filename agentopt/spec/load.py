@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -47,6 +48,13 @@ def validate_file(path: str) -> list[Problem]:
 
 def validate_files(paths: Iterable[str]) -> list[Problem]:
     return [problem for path in paths for problem in validate_file(path)]
+
+
+def problem_at(file: str, field: str, message: str) -> Problem:
+    """A problem found after loading (e.g. by the environment), located in the file where `field` was written."""
+    if file and Path(file).is_file():
+        return yaml_source.read(file).problem(field, message)
+    return Problem(file, 0, 0, field, message)
 
 
 def agent_to_yaml(spec: AgentSpec) -> str:
