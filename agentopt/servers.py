@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,33 @@ import httpx
 
 from agentopt.errors import InfraError
 from agentopt.redact import SECRET_NAME
+
+
+PARENT_PID = "AGENTOPT_PARENT_PID"
+
+
+def exit_with_parent() -> None:
+    """In a server we launched: exit when the launching process is gone.
+
+    A child runs in its own process group (so we can stop its whole tree), which also
+    means a `kill -9` of agentopt does not reach it; without this watch it would run on
+    forever. Servers started by hand (`agentopt env serve`) have no such parent and are
+    left alone."""
+    parent = os.environ.get(PARENT_PID)
+    if not parent:
+        return
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(int(parent), 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass  # the pid exists (another user's): keep waiting
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def free_port() -> int:
@@ -71,7 +99,7 @@ class ServerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=scrubbed_environ(self.extra_env),
+            env=scrubbed_environ({**(self.extra_env or {}), PARENT_PID: str(os.getpid())}),
             start_new_session=True,  # its own process group: we stop the whole tree
         )
         log.close()

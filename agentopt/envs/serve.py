@@ -12,6 +12,7 @@ import importlib
 from typing import Any
 
 from agentopt.envs.builtin import BUILTIN_ENVS
+from agentopt.servers import exit_with_parent
 
 
 def load_factory(name: str) -> Any:
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
+    exit_with_parent()
     serve(args.name, args.port, args.host, parse_options(args.options))
 
 

