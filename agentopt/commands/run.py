@@ -40,6 +40,9 @@ class LiveDisplay:
         self.current = text
         self.live.update(self.render())
 
+    def warn(self, text: str) -> None:
+        self.live.console.print(f"[yellow]warning:[/yellow] {text}")
+
     def update(self, stats: dict[str, Any]) -> None:
         self.stats = stats
         self.live.update(self.render())

@@ -80,12 +80,16 @@ class RunConfig:
 
 class Display(Protocol):
     def step(self, text: str) -> None: ...
+    def warn(self, text: str) -> None: ...
     def update(self, stats: dict[str, Any]) -> None: ...
 
 
 class _Quiet:
     def step(self, text: str) -> None:
         log.info(text)
+
+    def warn(self, text: str) -> None:
+        log.warning(text)
 
     def update(self, stats: dict[str, Any]) -> None:
         pass
@@ -196,7 +200,7 @@ class Optimizer:
             self.run.write_json("splits.json", {name: [t.task_id for t in tasks] for name, tasks in (("train", train), ("val", val), ("test", test))})
             warning = too_small(self.config.budget, len(val), 2 * min(self.config.minibatch, len(train)) + len(val))
             if warning:
-                self.display.step(f"warning: {warning}")
+                self.display.warn(warning)
 
             await self._baseline(val)
             stopped = await self._search(train, val)
@@ -405,9 +409,3 @@ def _paired_gain(child: list[Episode], parent: list[Episode]) -> float | None:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
-
-
-def ensure_resumable(run_dir: Path) -> RunFolder:
-    if not (run_dir / "inputs" / "agent.yaml").exists():
-        raise UsageError(f"--resume: {run_dir} is not an agentopt run folder (no inputs/agent.yaml)")
-    return RunFolder(run_dir)

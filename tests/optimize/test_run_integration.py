@@ -103,3 +103,18 @@ def test_run_finds_the_instruction_that_fixes_the_failures_and_ships_only_accept
     assert "<svg" in (run / "report.html").read_text()
     listed = run_cli("runs", "--runs-dir", "runs", cwd=tmp_path, env={"COLUMNS": "200"})
     assert run.name in listed.stdout and "val 0.50 -> 1.00" in listed.stdout
+
+
+def test_a_budget_too_small_for_one_candidate_is_said_up_front(tmp_path):
+    data, rules = dataset(tmp_path), rubric(tmp_path)
+    with ScriptedLLM(quiz_model) as llm:
+        agent = scripted_agent(tmp_path, llm.url, name="capitals")
+        result = run_cli(
+            "run", str(agent), "-r", str(rules), "--env", f"dataset:{data}", "--runs-dir", "runs",
+            "--max-rollouts", "10", "--minibatch", "4", cwd=tmp_path, env={"COLUMNS": "200"},
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warning: max_rollouts=10 cannot pay for" in result.stdout
+    summary = json.loads(next((tmp_path / "runs").glob("*/summary.json")).read_text())
+    assert summary["stopped"] == "not enough rollouts left for another candidate"
+    assert summary["winner"]["id"] == "c0" and summary["candidates"]["proposed"] == 0
