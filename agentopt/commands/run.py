@@ -20,6 +20,7 @@ from agentopt.optimize.budget import Budget
 from agentopt.optimize.journal import CANDIDATES
 from agentopt.optimize.loop import Optimizer, RunConfig, RunResult
 from agentopt.spec.load import load_agent, load_rubric
+from agentopt.store.html_report import headline as report_headline
 from agentopt.store.html_report import render_html_report, render_run_markdown
 from agentopt.store.report import fmt
 from agentopt.store.run import REPORT, SUMMARY, RunFolder
@@ -86,13 +87,8 @@ def run_summary(result: RunResult, spec_file: Path, rubric, env_label: str, conf
 
 
 def headline(summary: dict[str, Any]) -> str:
-    def pair(split: str) -> str:
-        before, after = summary["baseline"][split], summary["winner"][split]
-        if not before or not after:
-            return f"{split}: n/a"
-        return f"{split} {fmt(before['mean'])} -> {fmt(after['mean'])}"
-
-    return f"{pair('val')}; {pair('test')} (baseline {summary['baseline']['id']} -> winner {summary['winner']['id']})"
+    """The report's headline (scores with intervals), naming the two candidates."""
+    return f"{summary['baseline']['id']} -> {summary['winner']['id']}: {report_headline(summary)}"
 
 
 def write_outputs(run: RunFolder, summary: dict[str, Any], result: RunResult) -> None:
