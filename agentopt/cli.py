@@ -85,6 +85,7 @@ def eval_command(
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Call the model even for requests answered before."),
     max_errors: int = typer.Option(0, min=0, help="Infrastructure errors tolerated before exiting 3."),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run launched environment servers without isolation (docs/sandbox.md)."),
 ) -> None:
     """Evaluate an agent: play a split's episodes, score each against the rubric, write runs/<time>-eval-<agent>/."""
     try:
@@ -93,7 +94,7 @@ def eval_command(
         code = run_eval(
             agent=agent, rubric=rubric, env=env, split=split, episodes=episodes, concurrency=concurrency,
             min_score=min_score, baseline=baseline, max_drop=max_drop, junit=junit, runs_dir=runs_dir,
-            use_cache=not no_cache, max_errors=max_errors,
+            use_cache=not no_cache, max_errors=max_errors, sandbox="none" if no_sandbox else "local",
         )
     except AgentoptError as error:
         _fail(error)
@@ -119,7 +120,9 @@ def run_command(
     concurrency: int = typer.Option(4, min=1, help="Episodes run at once."),
     seed: int = typer.Option(0, help="Seed for splits of the search."),
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL shared by several workers (default: the run folder's study.db)."),
+    retry_errors: bool = typer.Option(False, "--retry-errors", help="With --resume: play again the episodes that hit an infrastructure error (the rest is reused)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run launched environment servers without isolation (docs/sandbox.md)."),
 ) -> None:
     """Optimize an agent: propose rewrites, keep only strict held-out improvements, ship the winner."""
     try:
@@ -134,7 +137,7 @@ def run_command(
             operators=tuple(o.strip() for o in operators.split(",") if o.strip()) if operators else (),
             val_episodes=val_episodes, storage=storage, eval=EvalConfig(concurrency=concurrency, seed=seed),
         )
-        code = run_optimize(agent, rubric, env, resume, runs_dir, config)
+        code = run_optimize(agent, rubric, env, resume, runs_dir, config, retry_errors=retry_errors, sandbox="none" if no_sandbox else "local")
     except AgentoptError as error:
         _fail(error)
     raise typer.Exit(code)

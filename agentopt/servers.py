@@ -1,8 +1,12 @@
 """The one place that launches a server process on loopback, waits for it, and stops it.
 
-Used for environment servers and for the embedded model server. Each child gets a
-scrubbed environment (no API keys or other secrets of the host), writes its output to a
-log file, and is stopped with SIGTERM, then SIGKILL, with its whole process group.
+Used for environment servers and for the embedded model server. Each child writes its
+output to a log file and is stopped with SIGTERM, then SIGKILL, with its whole process
+group. A child launched with a `SandboxConfig` (environment servers, by default) runs
+confined (`agentopt/sandbox`): no network, an allow-listed environment, a private
+directory, resource limits; it listens on a Unix socket that a loopback relay exposes as
+127.0.0.1:PORT. Other children (the embedded model server) get the host's environment
+minus anything that looks like a secret.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import httpx
 
 from agentopt.errors import InfraError
 from agentopt.redact import SECRET_NAME
+from agentopt.sandbox import SandboxConfig
 
 
 PARENT_PID = "AGENTOPT_PARENT_PID"
@@ -61,8 +66,18 @@ def scrubbed_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            pass
+    return f"exit code {code}"
+
+
 class ServerProcess:
-    """A child server: `argv` gets `--port N` appended; ready when GET health_path is 200."""
+    """A child server: `argv` gets `--port N` appended (sandboxed: `--uds PATH`); ready
+    when GET health_path is 200."""
 
     def __init__(
         self,
@@ -72,6 +87,7 @@ class ServerProcess:
         health_path: str = "/health",
         startup_timeout_s: float = 120.0,
         extra_env: dict[str, str] | None = None,
+        sandbox: SandboxConfig | None = None,
     ):
         self.name = name
         self.argv = argv
@@ -79,8 +95,10 @@ class ServerProcess:
         self.health_path = health_path
         self.startup_timeout_s = startup_timeout_s
         self.extra_env = extra_env
+        self.sandbox = sandbox if sandbox is not None and sandbox.enabled else None
         self.port: int | None = None
         self._proc: subprocess.Popen | None = None
+        self._box = None  # the LocalSandbox of the current launch
 
     @property
     def url(self) -> str:
@@ -91,24 +109,43 @@ class ServerProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
-        self.port = free_port()
+        """Launch (or, after a crash, relaunch) the server and wait until it is healthy."""
+        self.stop()
+        extra = {**(self.extra_env or {}), PARENT_PID: str(os.getpid())}
+        cwd = None
+        if self.sandbox is not None:
+            from agentopt.sandbox.local import LocalSandbox
+
+            self._box = LocalSandbox(self.sandbox)
+            argv, env, cwd = self._box.command(self.argv, extra)
+            self.port = self._box.start_relay()
+        else:
+            self.port = free_port()
+            argv, env = [*self.argv, "--port", str(self.port)], scrubbed_environ(extra)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            [*self.argv, "--port", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=scrubbed_environ({**(self.extra_env or {}), PARENT_PID: str(os.getpid())}),
-            start_new_session=True,  # its own process group: we stop the whole tree
-        )
-        log.close()
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,  # its own process group: we stop the whole tree
+            )
+        except OSError as exc:
+            self.stop()
+            raise InfraError(f"{self.name}: cannot launch {argv[0]}: {exc}") from None
+        finally:
+            log.close()
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if not self.running:
+                self._fail_closed()
                 raise InfraError(f"{self.name} exited during start-up ({self.failure_summary()})")
             try:
                 if httpx.get(self.url + self.health_path, timeout=2.0).status_code == 200:
@@ -119,15 +156,37 @@ class ServerProcess:
         self.stop()
         raise InfraError(f"{self.name} did not answer {self.health_path} within {self.startup_timeout_s:.0f}s (log: {self.log_path})")
 
+    def _last_log_line(self) -> str:
+        if not self.log_path.exists():
+            return ""
+        lines = [l for l in self.log_path.read_text(errors="replace").splitlines() if l.strip()]
+        return lines[-1][:300] if lines else ""
+
+    def _fail_closed(self) -> None:
+        """The sandbox could not be set up: say why in one line, never run unconfined."""
+        from agentopt.sandbox.launch import PREFIX, UNAVAILABLE
+
+        if self.sandbox is None or self._proc is None or self._proc.poll() != UNAVAILABLE:
+            return
+        reason = self._last_log_line().removeprefix(PREFIX) or "no namespace could be created"
+        self.stop()
+        raise InfraError(
+            f"cannot sandbox the {self.name}: {reason}; pass --no-sandbox to run environment servers without isolation"
+        )
+
     def failure_summary(self) -> str:
         code = self._proc.poll() if self._proc else None
-        tail = ""
-        if self.log_path.exists():
-            lines = [l for l in self.log_path.read_text(errors="replace").splitlines() if l.strip()]
-            tail = lines[-1][:300] if lines else ""
-        return f"exit code {code}; last log line: {tail!r}; log: {self.log_path}"
+        return f"{describe_exit(code)}; last log line: {self._last_log_line()!r}; log: {self.log_path}"
 
     def stop(self, grace_s: float = 5.0) -> None:
+        box, self._box = self._box, None
+        try:
+            self._stop_process(grace_s)
+        finally:
+            if box is not None:
+                box.cleanup()
+
+    def _stop_process(self, grace_s: float) -> None:
         if self._proc is None:
             return
         if self._proc.poll() is None:

@@ -31,12 +31,12 @@ def criteria_table(summary: dict) -> Table:
 def run_eval(
     agent: Path, rubric: Path, env: str, split: str, episodes: int | None, concurrency: int,
     min_score: float | None, baseline: Path | None, max_drop: float, junit: Path | None,
-    runs_dir: Path, use_cache: bool, max_errors: int,
+    runs_dir: Path, use_cache: bool, max_errors: int, sandbox: str = "local",
 ) -> int:
     console = Console(highlight=False)
     spec = load_agent(str(agent))
     rules = load_rubric(str(rubric))
-    target = parse_env(env)
+    target = parse_env(env, sandbox=sandbox)
     if baseline is not None:
         check_gate(0.0, None, baseline, max_drop)  # fail fast (exit 2) on a bad baseline file
 

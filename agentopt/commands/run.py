@@ -121,8 +121,12 @@ def resume_options(run: RunFolder, budget: Budget) -> tuple[RunConfig, str]:
     return replace(config, budget=replace(config.budget, **given)), saved["env"]
 
 
-def run_optimize(agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig) -> int:
+def run_optimize(
+    agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig, sandbox: str = "local", retry_errors: bool = False
+) -> int:
     console = Console(highlight=False)
+    if retry_errors and resume is None:
+        raise UsageError("--retry-errors goes with --resume RUN_DIR: it plays that run's infrastructure-error episodes again")
     if resume is not None:
         if not (resume / RUN_OPTIONS).exists():
             raise UsageError(f"--resume: {resume} is not an agentopt run folder (no {RUN_OPTIONS})")
@@ -136,7 +140,7 @@ def run_optimize(agent: Path | None, rubric: Path | None, env: str | None, resum
         spec = load_agent(str(agent))
         config = replace(config, budget=config.budget if any(asdict(config.budget).values()) else Budget(max_rollouts=DEFAULT_ROLLOUTS))
     rules = load_rubric(str(rubric))
-    target = parse_env(env)
+    target = parse_env(env, sandbox=sandbox)  # --no-sandbox is per invocation, not saved for --resume
     if resume is None:
         run = RunFolder.create(runs_dir, "run", spec.name)
         run.snapshot(agent, "agent.yaml")
@@ -150,7 +154,7 @@ def run_optimize(agent: Path | None, rubric: Path | None, env: str | None, resum
         console.print("[yellow]warning:[/yellow] the mutator and the judge are the same model: it may learn to please itself")
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         display = LiveDisplay(live)
-        optimizer = Optimizer(spec, rules, target, run, config, display)
+        optimizer = Optimizer(spec, rules, target, run, config, display, retry_errors=retry_errors)
         started = time.monotonic()
         try:
             # asyncio.run turns Ctrl-C into a cancellation, so the servers are stopped on the way out.
@@ -161,6 +165,8 @@ def run_optimize(agent: Path | None, rubric: Path | None, env: str | None, resum
             return 130
     summary = run_summary(result, Path(agent), rules, target.label, config, time.monotonic() - started, optimizer.evaluator.usage)
     write_outputs(run, summary, result)
+    if retry_errors:
+        console.print(f"retried {optimizer.retried} episode(s) that had hit infrastructure errors")
     console.print(f"stopped: {result.stopped}")
     console.print(f"[bold]{headline(summary)}[/bold]")
     console.print(f"winner: {run.path / 'best' / 'agent.yaml'} · skill: {run.path / 'best' / 'best_skill.md'} · report: {run.path / 'report.html'}")

@@ -27,11 +27,13 @@ def build_app(name: str, options: dict[str, str]) -> Any:
     return load_factory(name)(**options)
 
 
-def serve(name: str, port: int, host: str = "127.0.0.1", options: dict[str, str] | None = None) -> None:
+def serve(name: str, port: int | None, host: str = "127.0.0.1", options: dict[str, str] | None = None, uds: str | None = None) -> None:
+    """Serve on host:port, or on the Unix socket `uds` (how the sandbox runs it: no network)."""
     import uvicorn
 
     app = build_app(name, options or {})
-    uvicorn.run(app, host=host, port=port, log_level="warning", ws_ping_interval=None)
+    where = {"uds": uds} if uds else {"host": host, "port": port}
+    uvicorn.run(app, **where, log_level="warning", ws_ping_interval=None)
 
 
 def parse_options(pairs: list[str]) -> dict[str, str]:
@@ -48,11 +50,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve an OpenEnv environment on loopback.")
     parser.add_argument("name")
     parser.add_argument("options", nargs="*", help="key=value options for the environment")
-    parser.add_argument("--port", type=int, required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", type=int)
+    where.add_argument("--uds", help="listen on this Unix socket instead (the sandboxed launch)")
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     exit_with_parent()
-    serve(args.name, args.port, args.host, parse_options(args.options))
+    serve(args.name, args.port, args.host, parse_options(args.options), uds=args.uds)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ Pitfalls handled here:
 - after a timed-out request OpenEnv's client silently reconnects to a *fresh* session on
   the next call; we treat any timeout or dropped connection as the end of the episode
   (an infrastructure error) and never send another step on that session.
+
+A server we launch runs sandboxed unless the target says `sandbox="none"`
+(docs/sandbox.md). When it dies (a crash, or a memory or CPU limit), the episode that was
+using it ends as an environment error and the next episode starts a fresh server, so a
+run goes on. Every step has a wall-clock limit (`step_timeout_s`) and so does every
+episode's use of the environment (`episode_timeout_s`).
 """
 
 from __future__ import annotations
@@ -22,12 +28,15 @@ from typing import Any
 
 import httpx
 
-from agentopt.errors import EnvError, Problem, UsageError, ValidationError
+from agentopt.errors import EnvError, InfraError, Problem, UsageError, ValidationError
 from agentopt.envs.builtin import BUILTIN_ENVS
 from agentopt.redact import redact
+from agentopt.sandbox import SandboxConfig
 from agentopt.servers import ServerProcess, python_module_argv
 
 PROMPT_FIELDS = ("prompt", "message", "text", "question", "instruction", "input")
+MAX_RESTARTS = 20  # fresh servers after crashes, per evaluation; then episodes fail at once
+DEFAULT_EPISODE_TIMEOUT_S = 900.0
 
 
 @dataclass(frozen=True)
@@ -37,13 +46,15 @@ class EnvTarget:
     name: str
     options: dict[str, str] = field(default_factory=dict)
     url: str | None = None
+    sandbox: str = "local"  # how a launched server is confined: "local" or "none" (--no-sandbox)
 
     @property
     def label(self) -> str:
         return self.url or (f"{self.name}:{self.options['path']}" if "path" in self.options else self.name)
 
 
-def parse_env(arg: str) -> EnvTarget:
+def parse_env(arg: str, sandbox: str = "local") -> EnvTarget:
+    SandboxConfig.from_env(sandbox)  # a bad mode or limit is a usage error before any launch
     if arg.startswith(("http://", "https://", "ws://", "wss://")):
         return EnvTarget(name="remote", url=arg.rstrip("/").replace("ws://", "http://").replace("wss://", "https://"))
     name, sep, rest = arg.partition(":")
@@ -55,10 +66,10 @@ def parse_env(arg: str) -> EnvTarget:
             if not path.is_file():
                 raise UsageError(f"--env: dataset file not found: {rest}")
             check_dataset(path)
-            return EnvTarget(name=name, options={"path": str(path.resolve())})
-        return EnvTarget(name=name)
+            return EnvTarget(name=name, options={"path": str(path.resolve())}, sandbox=sandbox)
+        return EnvTarget(name=name, sandbox=sandbox)
     if sep and rest:
-        return EnvTarget(name=arg)  # module:factory
+        return EnvTarget(name=arg, sandbox=sandbox)  # module:factory
     raise UsageError(f"--env: unknown environment {arg!r}: use {', '.join(BUILTIN_ENVS)}, dataset:FILE, module:factory or a URL")
 
 
@@ -99,16 +110,26 @@ class ResetOutcome:
 class RunningEnv:
     """An environment server for the length of an evaluation: launched by us, or given by URL."""
 
-    def __init__(self, target: EnvTarget, log_dir: Path, step_timeout_s: float = 60.0):
+    def __init__(
+        self,
+        target: EnvTarget,
+        log_dir: Path,
+        step_timeout_s: float = 60.0,
+        episode_timeout_s: float = DEFAULT_EPISODE_TIMEOUT_S,
+    ):
         self.target = target
         self.step_timeout_s = step_timeout_s
+        self.episode_timeout_s = episode_timeout_s
         self._process: ServerProcess | None = None
+        self.restarts = 0
+        self._restart_lock: asyncio.Lock | None = None
         if target.url is None:
             options = [f"{k}={v}" for k, v in target.options.items()]
             self._process = ServerProcess(
                 name=f"environment server {target.label!r}",
                 argv=python_module_argv("agentopt.envs.serve", target.name, *options),
                 log_path=log_dir / f"env-{target.name.replace(':', '_')}.log",
+                sandbox=SandboxConfig.from_env(target.sandbox),
             )
         self.url = target.url or ""
         self.env_name: str | None = None
@@ -127,6 +148,24 @@ class RunningEnv:
     def stop(self) -> None:
         if self._process is not None:
             self._process.stop()
+
+    async def ensure_running(self) -> None:
+        """Before an episode: start a fresh server if the one we launched has died."""
+        if self._process is None or self._process.running or self._process.port is None:
+            return
+        if self._restart_lock is None:
+            self._restart_lock = asyncio.Lock()
+        async with self._restart_lock:
+            if self._process.running:
+                return
+            if self.restarts >= MAX_RESTARTS:
+                raise EnvError(f"environment {self.target.label}: the server died {self.restarts + 1} times; not restarting it{self.crash_report()}")
+            self.restarts += 1
+            try:
+                await asyncio.to_thread(self._process.start)
+            except InfraError as exc:
+                raise EnvError(f"environment {self.target.label}: restarting the server failed: {exc}") from None
+            self.url = self._process.url
 
     async def settle(self, wait_s: float = 0.5) -> None:
         """Give a launched server that just dropped a connection a moment to finish exiting,
@@ -173,16 +212,23 @@ def _result_text(result: Any) -> str:
     return "" if result is None else (result if isinstance(result, str) else json.dumps(result, default=str))
 
 
+class EpisodeTimeout(Exception):
+    """The episode's wall-clock limit for the environment ran out."""
+
+
 class EnvSession:
     """One episode's WebSocket session. Any transport failure raises EnvError and ends it."""
 
     def __init__(self, env: RunningEnv):
         self.env = env
         self._client: Any = None
+        self._deadline = 0.0
 
     async def __aenter__(self) -> "EnvSession":
         from openenv.core.mcp_client import MCPToolClient
 
+        await self.env.ensure_running()  # a fresh server if the last one died
+        self._deadline = time.monotonic() + self.env.episode_timeout_s
         self._client = MCPToolClient(base_url=self.env.url, message_timeout_s=self.env.step_timeout_s)
         await self._guard("connect", self._client.connect())
         return self
@@ -204,7 +250,13 @@ class EnvSession:
     async def _guard(self, what: str, awaitable: Any) -> Any:
         if self._client is None:
             raise EnvError("the environment session is closed")
+        remaining = self._deadline - time.monotonic()
         try:
+            if remaining < self.env.step_timeout_s:  # the episode's limit comes first
+                try:
+                    return await asyncio.wait_for(awaitable, timeout=max(remaining, 0.001))
+                except asyncio.TimeoutError:
+                    raise EpisodeTimeout(f"the episode used its {self.env.episode_timeout_s:g} s wall-clock limit") from None
             return await awaitable
         except Exception as exc:  # noqa: BLE001 - every failure here is the environment's
             client, self._client = self._client, None  # never reuse: it would open a fresh session
