@@ -1,0 +1,92 @@
+"""A tiny HTTP server on a Unix socket, launched sandboxed by tests/envs/test_sandbox.py.
+
+`python tests/envs/uds_probe_server.py --uds PATH` (the sandbox appends `--uds PATH`).
+Starts in a few tens of milliseconds (standard library only), so tests can launch many.
+GET /health; /where (cwd, environment, limits); /connect?host=H&port=P; /write?mb=N;
+/hog (fill memory gradually); /burn (loop on the CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import socketserver
+import sys
+import time
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, urlparse
+
+MiB = 1024 * 1024
+
+
+def connect(host: str, port: int) -> str:
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return "connected"
+    except OSError as exc:
+        return f"failed: {type(exc).__name__}: {exc}"
+
+
+def write(mb: int) -> str:
+    try:
+        with open(os.path.join(os.environ.get("TMPDIR", "."), "big"), "wb") as handle:
+            for _ in range(mb):
+                handle.write(b"x" * MiB)
+                handle.flush()
+        return f"wrote {mb} MiB"
+    except OSError as exc:
+        return f"failed: {type(exc).__name__}: {exc}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        url = urlparse(self.path)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/health":
+            body: object = "ok"
+        elif url.path == "/where":
+            limits = {k: resource.getrlimit(getattr(resource, k)) for k in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_NPROC", "RLIMIT_FSIZE")}
+            body = {"cwd": os.getcwd(), "environ": dict(os.environ), "limits": limits, "pid": os.getpid(), "uid": os.getuid()}
+        elif url.path == "/connect":
+            body = connect(q["host"], int(q["port"]))
+        elif url.path == "/write":
+            body = write(int(q["mb"]))
+        elif url.path == "/hog":
+            blocks = []
+            while True:
+                blocks.append(b"x" * (16 * MiB))
+                time.sleep(0.01)
+        elif url.path == "/burn":
+            while True:
+                pass
+        else:
+            self.send_error(404)
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def address_string(self) -> str:
+        return "unix"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+def main() -> None:
+    path = sys.argv[sys.argv.index("--uds") + 1]
+    with Server(path, Handler) as server:
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
