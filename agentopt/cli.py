@@ -120,6 +120,7 @@ def run_command(
     concurrency: int = typer.Option(4, min=1, help="Episodes run at once."),
     seed: int = typer.Option(0, help="Seed for splits of the search."),
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL shared by several workers (default: the run folder's study.db)."),
+    retry_errors: bool = typer.Option(False, "--retry-errors", help="With --resume: play again the episodes that hit an infrastructure error (the rest is reused)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run launched environment servers without isolation (docs/sandbox.md)."),
 ) -> None:
@@ -136,7 +137,7 @@ def run_command(
             operators=tuple(o.strip() for o in operators.split(",") if o.strip()) if operators else (),
             val_episodes=val_episodes, storage=storage, eval=EvalConfig(concurrency=concurrency, seed=seed),
         )
-        code = run_optimize(agent, rubric, env, resume, runs_dir, config, sandbox="none" if no_sandbox else "local")
+        code = run_optimize(agent, rubric, env, resume, runs_dir, config, retry_errors=retry_errors, sandbox="none" if no_sandbox else "local")
     except AgentoptError as error:
         _fail(error)
     raise typer.Exit(code)

@@ -122,9 +122,11 @@ def resume_options(run: RunFolder, budget: Budget) -> tuple[RunConfig, str]:
 
 
 def run_optimize(
-    agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig, sandbox: str = "local"
+    agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig, sandbox: str = "local", retry_errors: bool = False
 ) -> int:
     console = Console(highlight=False)
+    if retry_errors and resume is None:
+        raise UsageError("--retry-errors goes with --resume RUN_DIR: it plays that run's infrastructure-error episodes again")
     if resume is not None:
         if not (resume / RUN_OPTIONS).exists():
             raise UsageError(f"--resume: {resume} is not an agentopt run folder (no {RUN_OPTIONS})")
@@ -152,7 +154,7 @@ def run_optimize(
         console.print("[yellow]warning:[/yellow] the mutator and the judge are the same model: it may learn to please itself")
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         display = LiveDisplay(live)
-        optimizer = Optimizer(spec, rules, target, run, config, display)
+        optimizer = Optimizer(spec, rules, target, run, config, display, retry_errors=retry_errors)
         started = time.monotonic()
         try:
             # asyncio.run turns Ctrl-C into a cancellation, so the servers are stopped on the way out.
@@ -163,6 +165,8 @@ def run_optimize(
             return 130
     summary = run_summary(result, Path(agent), rules, target.label, config, time.monotonic() - started, optimizer.evaluator.usage)
     write_outputs(run, summary, result)
+    if retry_errors:
+        console.print(f"retried {optimizer.retried} episode(s) that had hit infrastructure errors")
     console.print(f"stopped: {result.stopped}")
     console.print(f"[bold]{headline(summary)}[/bold]")
     console.print(f"winner: {run.path / 'best' / 'agent.yaml'} · skill: {run.path / 'best' / 'best_skill.md'} · report: {run.path / 'report.html'}")

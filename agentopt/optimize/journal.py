@@ -8,6 +8,10 @@
 `--resume` reads both files back: a finished episode is never played again, and the
 loop's state (pool of accepted candidates, best val score, budget spent) is rebuilt
 from the decisions. Plain JSON lines, so `jq` and a text editor can read a run.
+
+`--retry-errors` plays an infrastructure-error episode again: its new line is appended
+after the old one and, for the same key, the later line wins when the file is read back.
+The budget counts every line (both plays were paid for).
 """
 
 from __future__ import annotations
@@ -53,9 +57,13 @@ class Journal:
         self.run = run
         self.episodes: dict[tuple[str, str, str, str], Episode] = {}  # (candidate, spec hash, split, task) -> episode
         self.decisions: list[dict[str, Any]] = []
+        self.played = 0  # episode lines, retried episodes included: what the budget paid for
+        self.cost = 0.0
         for record in _lines(run.path / EPISODES):
             episode = Episode(Trace.from_dict(record["trace"]), EpisodeScore.from_dict(record["score"]))
             self.episodes[(record["candidate"], record["spec"], record["split"], episode.trace.task_id)] = episode
+            self.played += 1
+            self.cost += episode.trace.cost_usd
         self.decisions = list(_lines(run.path / CANDIDATES))
 
     def episode(self, candidate: str, spec: str, split: str, task_id: str) -> Episode | None:
@@ -63,7 +71,17 @@ class Journal:
 
     def add_episode(self, candidate: str, spec: str, split: str, episode: Episode) -> None:
         self.episodes[(candidate, spec, split, episode.trace.task_id)] = episode
+        self.played += 1
+        self.cost += episode.trace.cost_usd
         self.run.append_jsonl(EPISODES, {"candidate": candidate, "spec": spec, "split": split, **episode.to_record()})
+
+    def infra_errors(self) -> list[tuple[str, str, str, str]]:
+        """Keys of the episodes whose latest play ended in an infrastructure error."""
+        return [key for key, episode in self.episodes.items() if episode.score.error is not None]
+
+    def forget(self, key: tuple[str, str, str, str]) -> None:
+        """Stop reusing an episode, so it is played again (its line stays in the file)."""
+        self.episodes.pop(key, None)
 
     def add_decision(self, record: dict[str, Any]) -> None:
         self.decisions.append(record)

@@ -17,6 +17,7 @@ it, with no finished episode played again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import random
@@ -122,8 +123,10 @@ def _iteration_rng(seed: int, iteration: int) -> random.Random:
 
 
 class Optimizer:
-    def __init__(self, spec: AgentSpec, rubric: Rubric, env: EnvTarget, run: RunFolder, config: RunConfig, display: Display | None = None):
+    def __init__(self, spec: AgentSpec, rubric: Rubric, env: EnvTarget, run: RunFolder, config: RunConfig, display: Display | None = None, retry_errors: bool = False):
         self.baseline = Candidate(id="c0", spec=spec)
+        self.retry_errors = retry_errors  # --resume --retry-errors: play infrastructure-error episodes again
+        self.retried = 0  # how many it played again
         self.rubric = rubric
         self.env_target = env
         self.run = run
@@ -145,13 +148,12 @@ class Optimizer:
         return {n: op for n, op in available.items() if not self.config.operators or n in self.config.operators}
 
     def _tracker(self) -> BudgetTracker:
-        episodes = list(self.journal.episodes.values())
         elapsed = max((d.get("elapsed_s", 0.0) for d in self.journal.decisions), default=0.0)
         return BudgetTracker(
             self.config.budget,
             stop_file=self.run.path / "STOP",
-            rollouts=len(episodes),
-            cost=sum(e.trace.cost_usd for e in episodes),
+            rollouts=self.journal.played,
+            cost=self.journal.cost,
             candidates=sum(1 for d in self.journal.decisions if d["status"] != BASELINE),
             elapsed_s=elapsed,
         )
@@ -202,11 +204,38 @@ class Optimizer:
             if warning:
                 self.display.warn(warning)
 
+            if self.retry_errors:
+                await self._retry_errors({"train": train, "val": val, "test": test})
             await self._baseline(val)
             stopped = await self._search(train, val)
             summaries = await self._finish(val, test)
         counts = dict(self.counts)
         return RunResult(self.run, self.baseline, self.candidates[self.best()], summaries, stopped, counts, self.tracker, self.env_tools)
+
+    async def _retry_errors(self, splits: dict[str, list[TaskRef]]) -> None:
+        """Play again every journal episode that ended in an infrastructure error (an
+        environment crash, a hung step, a dropped connection, a provider failure), for the
+        same candidate spec; the rest of the journal is reused. Decisions already recorded
+        stay as they were; what comes next (the pool's val scores, the next iterations, the
+        final val and test scores) reads the new plays."""
+        by_run: dict[tuple[str, str, str], list[TaskRef]] = {}
+        for key in self.journal.infra_errors():
+            cid, spec_key, split, task_id = key
+            task = next((t for t in splits.get(split, []) if t.task_id == task_id), None)
+            if task is not None:
+                by_run.setdefault((cid, spec_key, split), []).append(task)
+        plays = []
+        for (cid, spec_key, split), tasks in by_run.items():
+            folder = self.run.path / "candidates" / cid
+            spec = self.baseline.spec if cid == "c0" else load_candidate_spec(folder) if (folder / "agent.yaml").exists() else None
+            if spec is None or spec_hash(spec) != spec_key:
+                continue  # not this run's spec any more: nothing would reuse the episode
+            for task in tasks:
+                self.journal.forget((cid, spec_key, split, task.task_id))
+            plays.append(self.evaluate(Candidate(cid, spec), tasks, split))
+            self.retried += len(tasks)
+        self.display.step(f"retrying {self.retried} episode(s) that hit infrastructure errors")
+        await asyncio.gather(*plays)  # the evaluator's concurrency limit still applies
 
     async def _env_tools(self) -> tuple[tuple[str, str], ...]:
         async with self.evaluator.env.session() as session:
