@@ -23,7 +23,7 @@ from agentopt.spec.load import load_agent, load_rubric
 from agentopt.store.html_report import headline as report_headline
 from agentopt.store.html_report import render_html_report, render_run_markdown
 from agentopt.store.report import fmt
-from agentopt.store.run import REPORT, SUMMARY, RunFolder
+from agentopt.store.run import REPORT, SUMMARY, RunFolder, read_jsonl
 
 RUN_OPTIONS = "run_options.json"
 DEFAULT_ROLLOUTS = 300
@@ -105,7 +105,7 @@ def write_outputs(run: RunFolder, summary: dict[str, Any], result: RunResult) ->
 def render_reports(run: RunFolder) -> Path:
     """(Re)write report.md and report.html from the run folder's files."""
     summary = json.loads((run.path / SUMMARY).read_text(encoding="utf-8"))
-    candidates = [json.loads(line) for line in (run.path / CANDIDATES).read_text(encoding="utf-8").splitlines() if line.strip()]
+    candidates = list(read_jsonl(run.path / CANDIDATES))  # a decision line a kill cut short is skipped, as --resume does
     best = run.path / "best"
     diff = (best / "diff.md").read_text(encoding="utf-8") if (best / "diff.md").exists() else ""
     skill = (best / "best_skill.md").read_text(encoding="utf-8") if (best / "best_skill.md").exists() else ""

@@ -17,34 +17,18 @@ The budget counts every line (both plays were paid for).
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from agentopt.evaluate import Episode
 from agentopt.spec.agent import AgentSpec
 from agentopt.optimize.artifacts import portable
 from agentopt.spec.load import agent_to_yaml
 from agentopt.scoring.result import EpisodeScore
-from agentopt.store.run import RunFolder
+from agentopt.store.run import RunFolder, read_jsonl
 from agentopt.trace import Trace
 
 EPISODES = "episodes.jsonl"
 CANDIDATES = "candidates.jsonl"
-
-
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line a kill cut short: that record was not finished
 
 
 def spec_hash(spec: AgentSpec) -> str:
@@ -59,12 +43,12 @@ class Journal:
         self.decisions: list[dict[str, Any]] = []
         self.played = 0  # episode lines, retried episodes included: what the budget paid for
         self.cost = 0.0
-        for record in _lines(run.path / EPISODES):
+        for record in read_jsonl(run.path / EPISODES):
             episode = Episode(Trace.from_dict(record["trace"]), EpisodeScore.from_dict(record["score"]))
             self.episodes[(record["candidate"], record["spec"], record["split"], episode.trace.task_id)] = episode
             self.played += 1
             self.cost += episode.trace.cost_usd
-        self.decisions = list(_lines(run.path / CANDIDATES))
+        self.decisions = list(read_jsonl(run.path / CANDIDATES))
 
     def episode(self, candidate: str, spec: str, split: str, task_id: str) -> Episode | None:
         return self.episodes.get((candidate, spec, split, task_id))

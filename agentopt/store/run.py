@@ -20,6 +20,21 @@ SUMMARY = "summary.json"
 REPORT = "report.md"
 
 
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The file's records, skipping a line a kill cut short (that record was not finished;
+    `append_jsonl` starts the next record on a line of its own)."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-") or "run"
 
@@ -66,13 +81,7 @@ class RunFolder:
             os.fsync(handle.fileno())
 
     def episodes(self) -> Iterator[dict[str, Any]]:
-        path = self.path / TRACES
-        if not path.exists():
-            return
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    yield json.loads(line)
+        return read_jsonl(self.path / TRACES)
 
     def write_json(self, name: str, data: Any) -> Path:
         target = self.path / name
