@@ -130,6 +130,8 @@ class ModelClient:
         return self._openai_clients[base_url]
 
     async def _call_openai_compatible(self, request: ChatRequest) -> Any:
+        from openai.types.chat import ChatCompletion
+
         if request.model == "local":
             base_url, model = await self._local_base_url(), "local"
             api_key = "local"
@@ -139,7 +141,11 @@ class ModelClient:
             api_key = os.environ.get("OPENAI_API_KEY", "none")
         client = await self._openai_client(base_url, api_key)
         kwargs = _common_kwargs(request)
-        return await client.chat.completions.create(model=model, **kwargs)
+        # The SDK's low-level post sends the same JSON body as `chat.completions.create`
+        # without its typed transform of the params, which walks every message against
+        # the SDK's TypedDicts (~3 ms of CPU per call on a 12-message conversation; the
+        # body is plain JSON already).
+        return await client.post("/chat/completions", body={"model": model, **kwargs}, cast_to=ChatCompletion)
 
     async def _local_base_url(self) -> str:
         async with self._local_lock:
