@@ -8,8 +8,9 @@ It runs as the server's parent and does, in order:
    only our own uid and gid, so the server has no capability outside it (it cannot
    re-enter the host's network namespace or read other processes' environments); the
    network namespace has no interface but a loopback that is down, so there is no
-   network at all; the PID namespace makes the host's processes unreachable by signal.
-   As root without user namespaces it falls back to network + PID namespaces only. When
+   network at all; the PID namespace makes the host's processes unreachable by signal;
+   in its own mount namespace an empty tmpfs covers /run (host daemons' Unix sockets).
+   As root without user namespaces it falls back to network + PID + mount only. When
    no namespace can be had it prints one line and exits UNAVAILABLE: the harness fails
    closed rather than run an unconfined server.
 2. fork the server (PID 1 of its namespace), which sets its resource limits, drops every
@@ -36,6 +37,7 @@ UNAVAILABLE = 97  # exit code: no namespace could be created (the harness fails 
 EXEC_FAILED = 127
 PARENT_PID = "AGENTOPT_PARENT_PID"
 
+CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -68,7 +70,7 @@ def enter_namespaces() -> str:
     """Move this process into fresh namespaces; return which. Raises Unavailable."""
     uid, gid = os.geteuid(), os.getegid()
     try:
-        _unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID)
+        _unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS)
     except OSError as exc:
         if uid != 0:
             raise Unavailable(
@@ -77,17 +79,40 @@ def enter_namespaces() -> str:
                 "AppArmor's kernel.apparmor_restrict_unprivileged_userns)"
             ) from None
         try:
-            _unshare(CLONE_NEWNET | CLONE_NEWPID)
+            _unshare(CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS)
         except OSError as exc2:
             raise Unavailable(f"cannot create a network namespace ({exc2.strerror})") from None
-        return "network+pid"
+        return "network+pid+mount"
     try:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1\n")
         _write("/proc/self/gid_map", f"{gid} {gid} 1\n")
     except OSError as exc:
         raise Unavailable(f"cannot map our user into a user namespace ({exc.strerror})") from None
-    return "user+network+pid"
+    return "user+network+pid+mount"
+
+
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+HIDDEN_DIRS = ("/run", "/var/run")  # host daemons' Unix sockets: Docker, D-Bus, systemd, ...
+
+
+def hide_host_sockets() -> list[str]:
+    """In our own mount namespace, cover /run with an empty tmpfs: a Unix socket there
+    (the Docker engine's, D-Bus, systemd) is a way out of a network namespace. Returns
+    what it could not hide (best effort: the log says so)."""
+    libc = _libc()
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return list(HIDDEN_DIRS)
+    missed, done = [], set()
+    for path in HIDDEN_DIRS:
+        real = os.path.realpath(path)
+        if real in done or not os.path.isdir(real):
+            continue
+        if libc.mount(b"tmpfs", real.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"mode=755,size=1m") != 0:
+            missed.append(f"{real} ({os.strerror(ctypes.get_errno())})")
+        done.add(real)
+    return missed
 
 
 def _set_limit(kind: int, value: int) -> None:
@@ -211,6 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     except Unavailable as exc:
         print(PREFIX + str(exc), file=sys.stderr, flush=True)
         os._exit(UNAVAILABLE)
+    missed = hide_host_sockets()
+    if missed:
+        print(f"{PREFIX}could not hide {', '.join(missed)}: Unix sockets there stay reachable", file=sys.stderr, flush=True)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
     print(f"{PREFIX}{mode} namespaces; limits: memory {args.memory_mb} MiB, CPU {args.cpu_s} s, "
           f"{args.nproc} processes, files {args.fsize_mb} MiB", file=sys.stderr, flush=True)

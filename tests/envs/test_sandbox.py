@@ -94,6 +94,24 @@ def test_no_tcp_connection_to_a_host_listener_nor_to_the_outside(launch, listene
     assert not listener.accepted()
 
 
+def test_host_daemon_sockets_under_run_are_hidden(launch):
+    """A Unix socket under /run (where the Docker engine, D-Bus, databases listen) would be a
+    way out of the network namespace: the server sees an empty /run instead."""
+    if not os.access("/run", os.W_OK):
+        pytest.skip("needs a writable /run to place a host socket there")
+    path = f"/run/agentopt-test-{os.getpid()}.sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(path)
+    sock.listen(1)
+    try:
+        server = launch()
+        assert get(server, f"/connect_unix?path={path}").startswith("failed")
+        assert get(server, f"/connect_unix?path={path.replace('/run/', '/var/run/')}").startswith("failed")
+    finally:
+        sock.close()
+        os.unlink(path)
+
+
 # --- environment, private directory, limits ---
 
 

@@ -2,7 +2,7 @@
 
 `python tests/envs/uds_probe_server.py --uds PATH` (the sandbox appends `--uds PATH`).
 Starts in a few tens of milliseconds (standard library only), so tests can launch many.
-GET /health; /where (cwd, environment, limits); /connect?host=H&port=P; /write?mb=N;
+GET /health; /where (cwd, environment, limits); /connect?host=H&port=P; /connect_unix?path=P; /write?mb=N;
 /hog (fill memory gradually); /burn (loop on the CPU).
 """
 
@@ -24,6 +24,16 @@ MiB = 1024 * 1024
 def connect(host: str, port: int) -> str:
     try:
         with socket.create_connection((host, port), timeout=3):
+            return "connected"
+    except OSError as exc:
+        return f"failed: {type(exc).__name__}: {exc}"
+
+
+def connect_unix(path: str) -> str:
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(3)
+            sock.connect(path)
             return "connected"
     except OSError as exc:
         return f"failed: {type(exc).__name__}: {exc}"
@@ -51,6 +61,8 @@ class Handler(BaseHTTPRequestHandler):
             body = {"cwd": os.getcwd(), "environ": dict(os.environ), "limits": limits, "pid": os.getpid(), "uid": os.getuid()}
         elif url.path == "/connect":
             body = connect(q["host"], int(q["port"]))
+        elif url.path == "/connect_unix":
+            body = connect_unix(q["path"])
         elif url.path == "/write":
             body = write(int(q["mb"]))
         elif url.path == "/hog":
