@@ -171,7 +171,7 @@ async def run_episode(spec: AgentSpec, env: RunningEnv, model: ChatModel, task: 
             episode.variables = sorted(reset.context)
             tools = openai_tools(spec, await session.tools())
             structured = spec.structured_tools
-            prompt = system_prompt(spec, reset.context, tools if structured else None)
+            prompt = system_prompt(spec, reset.context, tools if structured else None, reset.prompt)
             episode.messages = [{"role": "system", "content": prompt}, {"role": "user", "content": reset.prompt}]
             runner = _Runner(spec, session, model, episode, tools, structured)
             await runner.run()

@@ -15,6 +15,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from agentopt.errors import ValidationError
+from agentopt.retrieval import shown_examples
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.load import problem_at
 
@@ -41,11 +42,12 @@ def skills_section(spec: AgentSpec) -> str:
     return "## Skills\nFollow these procedures when they apply.\n\n" + "\n\n".join(parts)
 
 
-def examples_section(spec: AgentSpec) -> str:
-    if not spec.examples:
+def examples_section(spec: AgentSpec, task_input: str | None = None) -> str:
+    examples = shown_examples(spec, task_input)
+    if not examples:
         return ""
     parts = []
-    for example in spec.examples:
+    for example in examples:
         output = example.output if isinstance(example.output, str) else json.dumps(example.output)
         parts.append(f"Input: {example.input}\nAnswer: {output}")
     return "## Examples\n" + "\n\n".join(parts)
@@ -61,8 +63,11 @@ def tools_section(tools: list[dict[str, Any]]) -> str:
     return "## Tools\nAnswer with one tool call at a time.\n" + "\n".join(lines)
 
 
-def system_prompt(spec: AgentSpec, variables: dict[str, Any], tools: list[dict[str, Any]] | None = None) -> str:
-    sections = [render_template(spec, variables).strip(), skills_section(spec), examples_section(spec)]
+def system_prompt(
+    spec: AgentSpec, variables: dict[str, Any], tools: list[dict[str, Any]] | None = None, task_input: str | None = None
+) -> str:
+    """The system prompt; `task_input` (the episode's first user message) picks similar examples."""
+    sections = [render_template(spec, variables).strip(), skills_section(spec), examples_section(spec, task_input)]
     if tools is not None:
         sections.append(tools_section(tools))
     return "\n\n".join(s for s in sections if s)

@@ -206,7 +206,7 @@ class Optimizer:
 
             if self.retry_errors:
                 await self._retry_errors({"train": train, "val": val, "test": test})
-            await self._baseline(val)
+            await self._baseline(train, val)
             stopped = await self._search(train, val)
             summaries = await self._finish(val, test)
         counts = dict(self.counts)
@@ -243,15 +243,19 @@ class Optimizer:
         spec = self.baseline.spec
         return tuple((t.name, spec.tool_description(t.name, t.description)) for t in tools)
 
-    async def _baseline(self, val: list[TaskRef]) -> None:
-        self.display.step("evaluating the baseline on val")
+    async def _baseline(self, train: list[TaskRef], val: list[TaskRef]) -> None:
+        """The baseline on val (the bar to beat) and on all of train: its train episodes are
+        the first minibatches' parent scores and the first demonstrations for few-shot."""
+        self.display.step("evaluating the baseline on val and train")
         if not (self.run.path / "candidates" / "c0" / "agent.yaml").exists():
             save_spec(self.baseline.spec, self.run.path / "candidates" / "c0")
         episodes = await self.evaluate(self.baseline, val, "val")
+        train_eps = await self.evaluate(self.baseline, self._baseline_train(train, val), "train")
         self.val_scores["c0"] = _by_task(episodes)
         self.pool = ["c0"]
         if self.journal.decision("c0") is None:
-            self._decide(self.baseline, BASELINE, "the starting spec", train=None, val=episodes)
+            train_info = {"mean": _mean(train_eps), "n": len(train_eps)} if train_eps else None
+            self._decide(self.baseline, BASELINE, "the starting spec", train=train_info, val=episodes)
         self._replay_decisions()
 
     def _replay_decisions(self) -> None:
@@ -318,6 +322,7 @@ class Optimizer:
         ctx = ProposalContext(
             parent=parent,
             episodes=parent_eps,
+            train_episodes=self._train_episodes(parent_eps),
             rubric=self.rubric,
             rng=rng,
             params=ask.params,
@@ -367,6 +372,28 @@ class Optimizer:
             self.val_scores[cid] = _by_task(val_eps)
         self._decide(child, status, decision.reason, train_info, val_eps, trial=(ask, gain))
         self.study.tell(ask, gain)
+
+    def _baseline_train(self, train: list[TaskRef], val: list[TaskRef]) -> list[TaskRef]:
+        """All of train, or as much as the rollout budget spares beside val and one candidate.
+        Computed from the budget alone (not from what was spent), so --resume picks the same tasks."""
+        limit = self.config.budget.max_rollouts
+        if limit is None:
+            return train
+        one_candidate = 2 * min(self.config.minibatch, len(train)) + len(val)
+        return train[: max(0, limit - len(val) - one_candidate)]
+
+    def _train_episodes(self, parent_eps: list[Episode]) -> list[Episode]:
+        """The best scored train episode per task among the candidates decided so far and the
+        parent's minibatch: what few-shot bootstraps from. Only decided candidates count, so a
+        resumed run sees what an unbroken run saw (episodes of a child cut off by a kill do not)."""
+        decided = {d["id"] for d in self.journal.decisions}
+        found = [e for (cid, _, split, _), e in self.journal.episodes.items() if split == "train" and cid in decided]
+        best: dict[str, Episode] = {}
+        for episode in [*found, *parent_eps]:
+            task = episode.trace.task_id
+            if episode.score.error is None and (task not in best or episode.score.score > best[task].score.score):
+                best[task] = episode
+        return [best[task] for task in sorted(best)]
 
     def _variables(self, episodes: list[Episode]) -> set[str]:
         return {name for e in episodes for name in e.trace.variables}

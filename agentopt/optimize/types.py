@@ -43,6 +43,7 @@ class ProposalContext:
     rubric: Rubric
     rng: random.Random
     params: dict[str, Any] = field(default_factory=dict)  # the operator's settings, chosen by Optuna
+    train_episodes: list[Episode] = field(default_factory=list)  # the best scored episode per train task so far
     mutator: ChatModel | None = None  # the model client, for operators that ask an LLM
     mutator_model: str = "local"
     others: tuple[Candidate, ...] = ()  # other frontier candidates (for merge)

@@ -12,6 +12,7 @@ from typing import Any
 LOCAL_MODEL = "local"  # the embedded model, served on loopback, no API key
 TOOL_MODES = ("auto", "native", "structured")
 SKILL_MODES = ("inline", "on_demand")
+EXAMPLE_PICKS = ("first", "similar")
 COMPONENTS = ("system_prompt", "skills", "tools", "examples")
 
 
@@ -58,6 +59,8 @@ class LoopSettings:
     tool_mode: str = "auto"  # auto: structured for the local model, native otherwise
     final_answer: bool = True  # the agent may end with a text answer instead of a tool call
     skills: str = "inline"  # inline: bodies in the system prompt; on_demand: a load_skill tool
+    example_pick: str = "first"  # first: examples in order; similar: those most like the task input
+    examples_shown: int | None = None  # how many examples a prompt shows; None = all
 
 
 @dataclass(frozen=True)

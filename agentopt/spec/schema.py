@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 
 from agentopt.errors import Problem
 from agentopt.scoring import base
-from agentopt.spec.agent import COMPONENTS, LOCAL_MODEL, SKILL_MODES, TOOL_MODES
+from agentopt.spec.agent import COMPONENTS, EXAMPLE_PICKS, LOCAL_MODEL, SKILL_MODES, TOOL_MODES
 from agentopt.spec.yaml_source import Source, join
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -73,6 +73,11 @@ LOOP = _object(
                                default=True),
         "skills": _field("string", "inline: skill bodies in the system prompt; on_demand: a load_skill tool.",
                          enum=list(SKILL_MODES), default="inline"),
+        "example_pick": _field("string", "first: show the examples in order; similar: show those most like "
+                               "the task's input (TF-IDF), most similar first.", enum=list(EXAMPLE_PICKS),
+                               default="first"),
+        "examples_shown": _field(["integer", "null"], "How many examples a prompt shows; null for all.",
+                                 minimum=0, default=None),
     },
 )
 

@@ -22,8 +22,10 @@ from agentopt.optimize.operators.fewshot import FewShotOperator
 from agentopt.optimize.operators.rules import RulesOperator, add_rules, jinja_literal
 from agentopt.optimize.types import Candidate, ProposalContext
 from agentopt.prompt import render_template
+from agentopt.scoring.aggregate import score_trace
+from agentopt.scoring.base import CheckContext
 from agentopt.scoring.result import CriterionScore, EpisodeScore
-from agentopt.spec.agent import AgentSpec, Example, OptimizeSpec, SearchSpace, Skill
+from agentopt.spec.agent import AgentSpec, Example, LoopSettings, OptimizeSpec, SearchSpace, Skill
 from agentopt.spec.load import agent_to_yaml, load_agent
 from agentopt.spec.rubric import Criterion, Rubric
 from agentopt.trace import Trace
@@ -65,9 +67,10 @@ def category(name: str) -> str:
 
 
 def context(spec: AgentSpec, episodes: list[Episode], params: dict | None = None, others=(),
-            seed: int = 0) -> ProposalContext:
-    return ProposalContext(parent=Candidate("c1", spec), episodes=episodes, rubric=RUBRIC,
-                           rng=random.Random(seed), params=params or {}, others=tuple(others))
+            seed: int = 0, train=(), rubric: Rubric = RUBRIC) -> ProposalContext:
+    return ProposalContext(parent=Candidate("c1", spec), episodes=episodes, rubric=rubric,
+                           rng=random.Random(seed), params=params or {}, others=tuple(others),
+                           train_episodes=list(train))
 
 
 # --- fewshot ---------------------------------------------------------------------------------
@@ -144,6 +147,41 @@ async def test_fewshot_min_score_counts_unpassed_episodes_that_reach_it():
     assert proposal.spec.examples == (Example("q", "a"),)
 
 
+async def test_fewshot_similar_keeps_a_growing_pool_and_shows_k():
+    minibatch = [episode("t1", "Charged twice", category("billing"), 1.0)]
+    earlier = [episode("t2", "Parcel lost", category("shipping"), 0.9), episode("t3", "Login fails", category("account"), 0.2)]
+    first = await FewShotOperator().propose(context(make_spec(), minibatch, {"fewshot.k": 1, "fewshot.pick": "similar"}, train=earlier))
+    spec = first.spec
+    assert [e.input for e in spec.examples] == ["Charged twice", "Parcel lost"]  # successes only, best first
+    assert (spec.loop.example_pick, spec.loop.examples_shown) == ("similar", 1)
+    assert first.note == "a pool of 2 examples (2 new from successful train episodes); each episode shows the 1 most similar"
+
+    # The child's pool keeps the parent's examples and adds new successes after them.
+    later = [episode("t4", "App crashes", category("technical"), 1.0)]
+    second = await FewShotOperator().propose(context(spec, later, {"fewshot.k": 2, "fewshot.pick": "similar"}))
+    assert [e.input for e in second.spec.examples] == ["Charged twice", "Parcel lost", "App crashes"]
+    assert second.spec.loop.examples_shown == 2
+    # Nothing new and the same k: nothing to propose.
+    assert await FewShotOperator().propose(context(second.spec, later, {"fewshot.k": 2, "fewshot.pick": "similar"})) is None
+    # Going back to fixed examples resets the pick.
+    fixed = await FewShotOperator().propose(context(second.spec, later, {"fewshot.k": 1, "fewshot.pick": "first"}))
+    assert fixed.spec.examples == (Example("App crashes", {"category": "technical", "reply": "Thanks."}),)
+    assert (fixed.spec.loop.example_pick, fixed.spec.loop.examples_shown) == ("first", None)
+
+
+async def test_fewshot_corrects_failures_the_rubric_gives_the_right_values_for():
+    rubric = Rubric("r", (Criterion("category", "Right team.", 1, "equals",
+                                    {"target": "answer.category", "value": "{{ expected.category }}"}),))
+    trace = replace(episode("t1", "Charged twice", category("shipping"), 0.0).trace, task={"expected": {"category": "billing"}})
+    failed = Episode(trace, await score_trace(trace, rubric, CheckContext()))
+    assert not failed.score.passed
+
+    proposal = await FewShotOperator().propose(context(make_spec(), [], {"fewshot.k": 2}, train=[failed], rubric=rubric))
+    assert proposal.spec.examples == (Example("Charged twice", {"category": "billing", "reply": "Thanks."}),)
+    assert proposal.note.endswith("t1, 1 of them corrected to the rubric's expected values")
+    assert await FewShotOperator(correct=False).propose(context(make_spec(), [], {"fewshot.k": 2}, train=[failed], rubric=rubric)) is None
+
+
 # --- choices ---------------------------------------------------------------------------------
 
 
@@ -187,6 +225,15 @@ async def test_choices_switches_a_removed_skill_back_on_from_other_candidates():
 
     from_baseline = await ChoicesOperator(skills=[REFUNDS]).propose(context(parent, [], params))
     assert from_baseline.spec.skills == (TONE, REFUNDS)
+
+
+async def test_choices_changes_how_many_examples_a_similar_pick_shows_not_the_pool():
+    pool = tuple(Example(f"q{i}", f"a{i}") for i in range(5))
+    parent = make_spec(examples=pool, loop=LoopSettings(example_pick="similar", examples_shown=3))
+    proposal = await ChoicesOperator().propose(context(parent, [], {"choices.max_examples": 1}))
+    assert (proposal.spec.examples, proposal.spec.loop.examples_shown) == (pool, 1)
+    assert proposal.note == "examples shown 3 -> 1"
+    assert await ChoicesOperator().propose(context(parent, [], {"choices.max_examples": 3})) is None
 
 
 async def test_choices_offers_nothing_when_the_params_match_the_parent():

@@ -44,6 +44,8 @@ loop:
   tool_mode: native
   final_answer: false
   skills: on_demand
+  example_pick: similar
+  examples_shown: 1
 optimize:
   components: [system_prompt, skills]
   max_component_tokens: 300
@@ -81,7 +83,8 @@ def test_full_spec_loads_exact_values():
         tools=(ToolOverride("submit", "Submit the triage."),),
         examples=(Example("My card was charged twice", {"category": "billing", "priority": "high"}),
                   Example("Hello", "general")),
-        loop=LoopSettings(max_turns=4, max_tokens=2000, tool_mode="native", final_answer=False, skills="on_demand"),
+        loop=LoopSettings(max_turns=4, max_tokens=2000, tool_mode="native", final_answer=False, skills="on_demand",
+                          example_pick="similar", examples_shown=1),
         optimize=OptimizeSpec(
             components=("system_prompt", "skills"),
             max_component_tokens=300,
@@ -121,6 +124,10 @@ def test_system_prompt_file_is_read_relative_to_the_spec():
      "agents/x.yaml:1:1: name: missing required field"),
     ("name: x\nloop:\n  tool_mode: fast\n",
      "agents/x.yaml:3:3: loop.tool_mode: expected one of 'auto', 'native', 'structured', got 'fast'"),
+    ("name: x\nloop:\n  example_pick: nearest\n",
+     "agents/x.yaml:3:3: loop.example_pick: expected one of 'first', 'similar', got 'nearest'"),
+    ("name: x\nloop:\n  examples_shown: -1\n",
+     "agents/x.yaml:3:3: loop.examples_shown: must be >= 0, got -1"),
     ("name: x\nexamples:\n  - input: hi\n",
      "agents/x.yaml:3:5: examples[0].output: missing required field"),
     ("name: x\ntools:\n  submit: just text\n",

@@ -59,7 +59,12 @@ class ChoicesOperator:
                 changes.append(f"temperature {parent.params.temperature:g} -> {temperature:g}")
 
         limit = params.get("choices.max_examples")
-        if limit is not None and 0 <= int(limit) < len(parent.examples):
+        if limit is not None and parent.loop.example_pick == "similar":
+            shown = parent.loop.examples_shown
+            if int(limit) != shown and parent.examples:  # the pool stays; fewer or more are shown
+                spec = replace(spec, loop=replace(spec.loop, examples_shown=int(limit)))
+                changes.append(f"examples shown {'all' if shown is None else shown} -> {int(limit)}")
+        elif limit is not None and 0 <= int(limit) < len(parent.examples):
             spec = replace(spec, examples=parent.examples[: int(limit)])
             changes.append(f"examples {len(parent.examples)} -> {int(limit)}")
 

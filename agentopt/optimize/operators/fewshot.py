@@ -1,9 +1,18 @@
-"""Few-shot bootstrapping: the parent's own successful train episodes become its examples.
+"""Few-shot bootstrapping: successful train episodes become the agent's examples.
 
 No LLM is involved: an episode that passed is a worked example of the task done right, so its
 input (the first user message) and its answer (the ending tool call's arguments, or the final
-text) are copied into `spec.examples`. Answers are picked round-robin over distinct outputs
-(e.g. one per category) so the examples do not all show the same answer.
+text) are copied into `spec.examples`. Sources are the parent's minibatch episodes and the
+best episode per train task of every candidate decided so far. A failed episode whose only
+faults are fields the rubric states the right value of is corrected and used too, after the
+corrected answer passes the rubric (see `optimize/repair.py`); real successes come first.
+
+Two ways to show them, chosen by Optuna (`fewshot.pick`):
+- `first`: k fixed examples, picked round-robin over distinct outputs (e.g. one per category)
+  so they do not all show the same answer;
+- `similar`: every success joins a pool (kept from the parent, up to POOL_MAX) and each episode
+  shows the k most like its task (`loop.example_pick: similar`). Small models copy the answer
+  of the example they see first, which then is the nearest solved task.
 """
 
 from __future__ import annotations
@@ -12,13 +21,16 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from optuna.distributions import IntDistribution
+from optuna.distributions import CategoricalDistribution, IntDistribution
 
 from agentopt.evaluate import Episode
+from agentopt.optimize.repair import corrected
 from agentopt.optimize.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import Example
 
 DEFAULT_K = (1, 4)
+PICKS = ("first", "similar")
+POOL_MAX = 48  # examples kept for `similar`: only k of them reach a prompt
 
 
 class FewShotOperator:
@@ -30,42 +42,75 @@ class FewShotOperator:
 
     name = "fewshot"
 
-    def __init__(self, min_score: float | None = None):
+    def __init__(self, min_score: float | None = None, correct: bool = True):
         self.min_score = min_score
+        self.correct = correct
 
     def search_space(self, parent: Candidate) -> dict[str, Any]:
         low, high = _k_bounds(parent)
-        return {"fewshot.k": IntDistribution(low, high)}
+        return {"fewshot.k": IntDistribution(low, high), "fewshot.pick": CategoricalDistribution(PICKS)}
 
     async def propose(self, ctx: ProposalContext) -> Proposal | None:
         k = int(ctx.params.get("fewshot.k", _k_bounds(ctx.parent)[1]))
-        picked = select(self._candidates(ctx), k)
+        found, fixed = await self._candidates(ctx)
+        if ctx.params.get("fewshot.pick", "first") == "similar":
+            return self._pool(ctx, found, fixed, k)
+        picked = select(found, k)
         if not picked:
             return None
         examples = tuple(example for example, _ in picked)
         parent = ctx.parent.spec
-        if examples == parent.examples:
+        loop = replace(parent.loop, example_pick="first", examples_shown=None)
+        if examples == parent.examples and loop == parent.loop:
             return None
         tasks = ", ".join(episode.trace.task_id for _, episode in picked)
         noun = "example" if len(examples) == 1 else "examples"
-        note = f"{len(examples)} {noun} bootstrapped from successful train episodes {tasks}"
-        return Proposal(spec=replace(parent, examples=examples), component="examples", note=note)
+        note = f"{len(examples)} {noun} bootstrapped from successful train episodes {tasks}{_corrected(examples, fixed)}"
+        return Proposal(spec=replace(parent, examples=examples, loop=loop), component="examples", note=note)
 
-    def _candidates(self, ctx: ProposalContext) -> list[tuple[Example, Episode]]:
-        """(example, episode) per usable success, one per distinct input, best score first."""
+    def _pool(self, ctx: ProposalContext, found: list[tuple[Example, Episode]], fixed: set[str], k: int) -> Proposal | None:
+        """The parent's pool (when it already picks similar examples) plus every new success."""
+        parent = ctx.parent.spec
+        kept = parent.examples if parent.loop.example_pick == "similar" else ()
+        inputs = {example.input for example in kept}
+        new = [example for example, _ in found if example.input not in inputs]
+        pool = (*kept, *new)[:POOL_MAX]
+        loop = replace(parent.loop, example_pick="similar", examples_shown=k)
+        if not pool or (pool == parent.examples and loop == parent.loop):
+            return None
+        added = pool[len(kept):]
+        note = (f"a pool of {len(pool)} examples ({len(added)} new from successful train episodes"
+                f"{_corrected(added, fixed)}); each episode shows the {k} most similar")
+        return Proposal(spec=replace(parent, examples=pool, loop=loop), component="examples", note=note)
+
+    def _succeeded(self, episode: Episode) -> bool:
         if self.min_score is None:
-            episodes = [e for e in ctx.episodes if e.score.error is None and e.score.passed]
-        else:
-            episodes = ctx.successes(self.min_score)
-        episodes = [e for e in episodes if e.trace.error is None]
+            return episode.score.passed
+        return episode.score.score >= self.min_score
+
+    async def _candidates(self, ctx: ProposalContext) -> tuple[list[tuple[Example, Episode]], set[str]]:
+        """(example, episode) per usable success, one per distinct input: real successes by
+        score, then corrected failures; and the inputs whose answer was corrected."""
+        episodes = [e for e in [*ctx.episodes, *ctx.train_episodes] if e.score.error is None and e.trace.error is None]
         ctx.rng.shuffle(episodes)  # ties in score are broken at random, the rest by score
         episodes.sort(key=lambda e: -e.score.score)
+        usable = [e for e in episodes if self._succeeded(e)]
+        repaired = [await corrected(e, ctx.rubric) for e in episodes if not self._succeeded(e)] if self.correct else []
+        repaired = [e for e in repaired if e is not None]
         found: dict[str, tuple[Example, Episode]] = {}
-        for episode in episodes:
+        fixed: set[str] = set()
+        for episode in [*usable, *repaired]:
             example = to_example(episode)
             if example is not None and example.input not in found:
                 found[example.input] = (example, episode)
-        return list(found.values())
+                if any(episode is e for e in repaired):
+                    fixed.add(example.input)
+        return list(found.values()), fixed
+
+
+def _corrected(examples, fixed: set[str]) -> str:
+    n = sum(example.input in fixed for example in examples)
+    return f", {n} of them corrected to the rubric's expected values" if n else ""
 
 
 def to_example(episode: Episode) -> Example | None:
