@@ -226,8 +226,7 @@ class Optimizer:
                 by_run.setdefault((cid, spec_key, split), []).append(task)
         plays = []
         for (cid, spec_key, split), tasks in by_run.items():
-            folder = self.run.path / "candidates" / cid
-            spec = self.baseline.spec if cid == "c0" else load_candidate_spec(folder) if (folder / "agent.yaml").exists() else None
+            spec = self.baseline.spec if cid == "c0" else self._saved_spec(cid)
             if spec is None or spec_hash(spec) != spec_key:
                 continue  # not this run's spec any more: nothing would reuse the episode
             for task in tasks:
@@ -236,6 +235,14 @@ class Optimizer:
             self.retried += len(tasks)
         self.display.step(f"retrying {self.retried} episode(s) that hit infrastructure errors")
         await asyncio.gather(*plays)  # the evaluator's concurrency limit still applies
+
+    def _saved_spec(self, cid: str) -> AgentSpec | None:
+        """A candidate's spec folder; None when missing or unreadable (a kill can cut short
+        the rewrite of a child whose iteration was being re-run, never a decided one)."""
+        try:
+            return load_candidate_spec(self.run.path / "candidates" / cid)
+        except (AgentoptError, OSError):
+            return None
 
     async def _env_tools(self) -> tuple[tuple[str, str], ...]:
         async with self.evaluator.env.session() as session:
