@@ -155,6 +155,8 @@ def run_optimize(
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         display = LiveDisplay(live)
         optimizer = Optimizer(spec, rules, target, run, config, display, retry_errors=retry_errors)
+        left_out = "" if config.operators or config.mutator_model != "local" else " (reflect and skill need a capable --mutator)"
+        live.console.print(f"Operators: {', '.join(optimizer.operators)}{left_out}")
         started = time.monotonic()
         try:
             # asyncio.run turns Ctrl-C into a cancellation, so the servers are stopped on the way out.

@@ -33,13 +33,13 @@ from agentopt.optimize.artifacts import load_candidate_spec, save_spec
 from agentopt.optimize.budget import Budget, BudgetTracker, too_small
 from agentopt.optimize.frontier import select_parent
 from agentopt.optimize.journal import Journal, spec_hash
-from agentopt.optimize.operators import all_operators
+from agentopt.optimize.operators import all_operators, needs_mutator
 from agentopt.optimize.study import OperatorStudy
 from agentopt.optimize.types import BASELINE, Candidate, ProposalContext
 from agentopt.episode import TaskRef
 from agentopt.scoring.aggregate import summarize
 from agentopt.scoring.result import SplitSummary
-from agentopt.spec.agent import AgentSpec
+from agentopt.spec.agent import LOCAL_MODEL, AgentSpec
 from agentopt.spec.rubric import Rubric
 from agentopt.store.run import RunFolder
 
@@ -145,7 +145,15 @@ class Optimizer:
         unknown = [name for name in self.config.operators if name not in available]
         if unknown:
             raise UsageError(f"--operators: unknown {', '.join(unknown)}; use {', '.join(sorted(available))}")
-        return {n: op for n, op in available.items() if not self.config.operators or n in self.config.operators}
+        if self.config.operators:
+            return {n: op for n, op in available.items() if n in self.config.operators}
+        if self.config.mutator_model == LOCAL_MODEL:  # its rewrites are junk (docs/design.md): spend nothing on them
+            return {n: op for n, op in available.items() if not needs_mutator(op)}
+        return available
+
+    def _first_trials(self) -> list[dict[str, Any]]:
+        """Each operator once, in order, with the settings it suggests starting from."""
+        return [{"operator": name, **getattr(op, "first_params", {})} for name, op in self.operators.items()]
 
     def _tracker(self) -> BudgetTracker:
         elapsed = max((d.get("elapsed_s", 0.0) for d in self.journal.decisions), default=0.0)
@@ -454,7 +462,7 @@ class Optimizer:
         if not hasattr(self, "_study"):
             storage = self.config.storage or f"sqlite:///{(self.run.path / 'study.db').resolve()}"
             told = {d["trial"]: d.get("objective") for d in self.journal.decisions if d.get("trial") is not None}
-            self._study = OperatorStudy(storage, f"agentopt-{self.run.path.name}", self.config.seed, told)
+            self._study = OperatorStudy(storage, f"agentopt-{self.run.path.name}", self.config.seed, told, first=self._first_trials())
         return self._study
 
 

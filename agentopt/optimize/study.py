@@ -25,7 +25,10 @@ class Ask:
 
 
 class OperatorStudy:
-    def __init__(self, storage: str, study_name: str, seed: int, told: dict[int, float | None] | None = None):
+    def __init__(self, storage: str, study_name: str, seed: int, told: dict[int, float | None] | None = None,
+                 first: list[dict[str, Any]] | None = None):
+        """`first`: trials a new study runs before TPE chooses, in order; each gives the
+        operator and any settings to start from (e.g. {"operator": "fewshot", "fewshot.pick": "similar"})."""
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -35,6 +38,9 @@ class OperatorStudy:
         self.seed = seed
         self.study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize", load_if_exists=True)
         self.study.set_user_attr("objective", OBJECTIVE)
+        if not self.study.trials:
+            for params in first or ():
+                self.study.enqueue_trial(params)
         self._close_interrupted(told or {})
 
     def _close_interrupted(self, told: dict[int, float | None]) -> None:

@@ -1,4 +1,5 @@
-"""Proposal operators, one file each. `all_operators()` returns them by name."""
+"""Proposal operators, one file each. `all_operators()` returns them by name, in the order a
+new run tries them first: the ones that need no capable mutator model, cheapest first."""
 
 from __future__ import annotations
 
@@ -13,5 +14,10 @@ def all_operators() -> dict[str, Operator]:
     from agentopt.optimize.operators.rules import RulesOperator
     from agentopt.optimize.operators.skill import SkillOperator
 
-    operators = [FewShotOperator(), ChoicesOperator(), RulesOperator(), ReflectOperator(), SkillOperator(), MergeOperator()]
+    operators = [FewShotOperator(), RulesOperator(), ChoicesOperator(), MergeOperator(), ReflectOperator(), SkillOperator()]
     return {op.name: op for op in operators}
+
+
+def needs_mutator(operator: Operator) -> bool:
+    """Whether the operator asks the mutator model to write text (reflect, skill)."""
+    return getattr(operator, "needs_mutator", False)

@@ -41,6 +41,7 @@ class FewShotOperator:
     """
 
     name = "fewshot"
+    first_params = {"fewshot.pick": "similar"}  # what a new run tries first (measured best for small models)
 
     def __init__(self, min_score: float | None = None, correct: bool = True):
         self.min_score = min_score

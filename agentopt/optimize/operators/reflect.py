@@ -37,6 +37,7 @@ MAX_COMPONENT_INDEX = 7  # the index is taken modulo the parent's number of comp
 
 class ReflectOperator:
     name = "reflect"
+    needs_mutator = True  # left out by default when the mutator is the embedded model
 
     def __init__(self, max_failures: int = 3, max_passes: int = 1, templates_dir: str | None = None):
         self.max_failures = max_failures

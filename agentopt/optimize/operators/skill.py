@@ -37,6 +37,7 @@ SKILL_SCHEMA = {
 
 class SkillOperator:
     name = "skill"
+    needs_mutator = True  # left out by default when the mutator is the embedded model
 
     def __init__(self, max_failures: int = 3, max_passes: int = 2, templates_dir: str | None = None):
         self.max_failures = max_failures

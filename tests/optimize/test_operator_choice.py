@@ -1,0 +1,62 @@
+"""Which operators a run uses, and the order a new study tries them in."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from agentopt.envs.session import parse_env
+from agentopt.optimize.loop import Optimizer, RunConfig
+from agentopt.optimize.operators import all_operators, needs_mutator
+from agentopt.optimize.study import OperatorStudy
+from agentopt.optimize.types import Candidate
+from agentopt.spec.agent import AgentSpec
+from agentopt.spec.rubric import Criterion, Rubric
+from agentopt.store.run import RunFolder
+
+RUBRIC = Rubric("r", (Criterion("c", "d", 1, "contains", {"value": "x"}),))
+
+
+def optimizer(tmp_path, **config) -> Optimizer:
+    run = RunFolder.create(tmp_path / "runs", "run", "a")
+    return Optimizer(AgentSpec(name="a"), RUBRIC, parse_env("support"), run, replace(RunConfig(), **config))
+
+
+def operators_for(tmp_path, **config) -> list[str]:
+    return list(optimizer(tmp_path, **config).operators)
+
+
+def test_only_reflect_and_skill_need_a_mutator_and_offline_ones_come_first():
+    names = list(all_operators())
+    assert names == ["fewshot", "rules", "choices", "merge", "reflect", "skill"]
+    assert [n for n, op in all_operators().items() if needs_mutator(op)] == ["reflect", "skill"]
+
+
+def test_the_embedded_mutator_leaves_out_the_operators_that_need_a_capable_one(tmp_path):
+    assert operators_for(tmp_path) == ["fewshot", "rules", "choices", "merge"]
+    assert operators_for(tmp_path, mutator_model="openai/gpt-4o-mini") == list(all_operators())
+    assert operators_for(tmp_path, operators=("skill", "fewshot")) == ["fewshot", "skill"]  # asked for: kept
+
+
+def test_a_run_starts_with_each_operator_once_and_few_shot_from_similar_examples(tmp_path):
+    assert optimizer(tmp_path)._first_trials() == [
+        {"operator": "fewshot", "fewshot.pick": "similar"}, {"operator": "rules"}, {"operator": "choices"},
+        {"operator": "merge"},
+    ]
+
+
+def test_a_new_study_tries_each_operator_once_in_order_then_samples(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    operators = {name: op for name, op in all_operators().items() if name in ("fewshot", "rules", "merge")}
+    first = [{"operator": "fewshot", "fewshot.pick": "similar"}, {"operator": "rules"}, {"operator": "merge"}]
+    study = OperatorStudy(storage, "s", seed=0, first=first)
+    asks = []
+    for i in range(4):
+        ask = study.ask(operators, Candidate("c0", AgentSpec(name="a")), i)
+        asks.append(ask)
+        study.tell(ask, 0.0)
+    assert [a.operator for a in asks[:3]] == ["fewshot", "rules", "merge"] and asks[3].operator in operators
+    assert asks[0].params["fewshot.pick"] == "similar" and 1 <= asks[0].params["fewshot.k"] <= 4
+    # Opening the same study again (a --resume) does not queue them again.
+    again = OperatorStudy(storage, "s", seed=0, first=first)
+    assert len(again.study.trials) == 4
+    assert all(t.state.name == "COMPLETE" for t in again.study.trials)
