@@ -160,6 +160,10 @@ def test_kill_9_three_times_then_resume_equals_an_unbroken_run(quiz, tmp_path):
     assert sorted(keys) == sorted(episode_key(e) for e in journal(reference, "episodes.jsonl")), context
     scores = lambda r: {episode_key(e): e["score"]["score"] for e in journal(r, "episodes.jsonl")}  # noqa: E731
     assert scores(run) == scores(reference), context
+    # The Optuna study: no trial left RUNNING or WAITING by a kill, and the same trials were
+    # told the same outcomes (a trial a kill interrupted is failed and asked again).
+    assert trials(run, ("RUNNING", "WAITING")) == [], context
+    assert trials(run, ("COMPLETE",)) == trials(reference, ("COMPLETE",)), context
     # Model calls: the cache answers everything finished before a kill; only calls in
     # flight at a kill (at most the concurrency, 4) can be made again.
     assert calls <= quiz.reference_calls + 4 * len(moments), context
@@ -168,6 +172,13 @@ def test_kill_9_three_times_then_resume_equals_an_unbroken_run(quiz, tmp_path):
     while processes_mentioning(str(quiz.data)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert processes_mentioning(str(quiz.data)) == []
+
+
+def trials(run: Path, states: tuple[str, ...]) -> list[tuple]:
+    import optuna
+
+    study = optuna.load_study(study_name=f"agentopt-{run.name}", storage=f"sqlite:///{run / 'study.db'}")
+    return [(t.params, t.value) for t in study.get_trials(deepcopy=False) if t.state.name in states]
 
 
 def processes_mentioning(text: str) -> list[str]:
