@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Characters that would break a problem's one line (newlines, other controls, line separators)
+# or could not be printed at all (lone surrogates): shown escaped, as Python writes them.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """`text` with every line break and control character escaped (`\\n`, `\\x07`, ...)."""
+    return _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 @dataclass(frozen=True)
@@ -16,8 +26,10 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """`file:line:col: field: message`, always one line: a field or value may hold a newline."""
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return one_line(text)
 
 
 class AgentoptError(Exception):

@@ -155,16 +155,20 @@ def _template_error(text: str) -> tuple[int, str] | None:
         jinja2.Environment().parse(text)
     except jinja2.TemplateSyntaxError as err:
         return err.lineno, f"template error: {err.message}"
+    except RecursionError:  # Jinja2 parses recursively: thousands of `(` or `[`
+        return 1, "template error: nested too deeply"
     return None
 
 
-def _read_text(path: str) -> str | None:
-    """A text file's content, or None when it is missing or unreadable."""
+def _read_text(path: str, written: str) -> tuple[str | None, str]:
+    """(content, "") of a text file, or (None, why it cannot be read) naming it as `written`."""
     try:
         with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError):
-        return None
+            return f.read(), ""
+    except UnicodeDecodeError:
+        return None, f"not a UTF-8 text file: {written}"
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        return None, f"file not found: {written}"
 
 
 # --- Agent specs -----------------------------------------------------------------------------
@@ -201,17 +205,19 @@ def _inline_template_problems(source: Source, text: str) -> list[Problem]:
     error = _template_error(text)
     if error is None:
         return []
+    line, column = source.at("system_prompt")
     node = source.nodes["system_prompt"]
-    first_line = node.start_mark.line + 1 + (1 if node.style in ("|", ">") else 0)  # blocks start below
-    column = source.at("system_prompt")[1]
-    return [Problem(source.file, first_line + error[0] - 1, column, "system_prompt", error[1])]
+    if node.style == "|":  # a literal block keeps the template's lines, starting below the `|`
+        line = node.start_mark.line + 1 + source.line_offset + error[0]
+    # other styles fold or escape line breaks: the template's line is not the file's, so point at the field
+    return [Problem(source.file, line, column, "system_prompt", error[1])]
 
 
 def _prompt_file(source: Source, path: str) -> tuple[str, list[Problem]]:
     full = _beside(source, path)
-    text = _read_text(full)
+    text, why = _read_text(full, path)
     if text is None:
-        return "", [source.problem("system_prompt_file", f"file not found: {path}")]
+        return "", [source.problem("system_prompt_file", why)]
     error = _template_error(text)
     return text, [Problem(full, error[0], 1, "system_prompt_file", error[1])] if error else []
 
@@ -243,9 +249,9 @@ def _skills(source: Source, paths: list[Any]) -> tuple[list[Skill], list[Problem
 def _skill(source: Source, field: str, path: str) -> tuple[Skill | None, list[Problem]]:
     """One skill file: YAML front matter with `name` and `description`, then the markdown body."""
     full = _beside(source, path)
-    text = _read_text(full)
+    text, why = _read_text(full, path)
     if text is None:
-        return None, [source.problem(field, f"file not found: {path}")]
+        return None, [source.problem(field, why)]
     lines = text.splitlines(keepends=True)
     closing = next((i for i, line in enumerate(lines[1:], 1) if line.rstrip() == "---"), None)
     if not lines or lines[0].rstrip() != "---" or closing is None:
@@ -365,8 +371,13 @@ def _check_problems(source: Source, path: str, check: dict[str, Any], checks: di
     problems = schemas.schema_problems(schemas.check_schema(name, checks[name]), check, source, prefix=path)
     if problems:
         return problems
-    return [source.problem(yaml_source.join(path, field) if field else path, message)
-            for field, message in checks[name].validate(_params(check))]
+    try:
+        found = checks[name].validate(_params(check))
+    except RecursionError:  # e.g. a regex or template nested thousands of levels deep
+        found = [("", "nested too deeply to check")]
+    except OverflowError as err:  # e.g. a regex repeat count such as `a{99999999999}`
+        found = [("", f"a number in it is too large: {err}")]
+    return [source.problem(yaml_source.join(path, field) if field else path, message) for field, message in found]
 
 
 def _params(check: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,11 @@ that must parse, names that must be unique) is checked in `agentopt.spec.load`.
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from agentopt.errors import Problem
@@ -197,9 +199,45 @@ def rubric_structure_schema() -> dict[str, Any]:
 # --- From schema errors to problems -------------------------------------------------------
 
 
+def _is_json_number(checker: Any, value: Any) -> bool:
+    """A number JSON can hold: YAML's .nan and .inf are not, nor an int too large for a float
+    (which would overflow where the loader turns it into one)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _is_json_integer(checker: Any, value: Any) -> bool:
+    """Also a JSON number: `minimum` and `maximum` skip values that are not "number"s."""
+    return _is_json_number(checker, value) and (isinstance(value, int) or value.is_integer())
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
+    """`pattern` as JSON Schema (ECMA-262) reads it, as editors do: a final `$` ends the string.
+    Python's `$` also matches before a final newline, which let `id: "abc\\n"` through."""
+    if not validator.is_type(instance, "string"):
+        return
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    if not re.search(pattern, instance):
+        yield SchemaError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(
+    Draft202012Validator,
+    validators={"pattern": _pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"number": _is_json_number, "integer": _is_json_integer}
+    ),
+)
+
+
 def schema_problems(schema: dict[str, Any], data: Any, source: Source, prefix: str = "") -> list[Problem]:
     """Every way `data` breaks `schema`, as located problems with short messages."""
-    validator = Draft202012Validator(schema)
+    validator = _Validator(schema)
     return [problem for error in validator.iter_errors(data) for problem in _problems(error, source, prefix)]
 
 
@@ -238,7 +276,12 @@ _TYPE_NAMES = {"number": "a number", "integer": "an integer", "string": "a strin
 def _message(kind: str, expected: Any, value: Any) -> str | None:
     got = describe(value)
     if kind == "type":
-        names = [_TYPE_NAMES.get(t, t) for t in ([expected] if isinstance(expected, str) else expected)]
+        types = [expected] if isinstance(expected, str) else expected
+        numeric = {"number", "integer"} & set(types)
+        if numeric and isinstance(value, int | float) and not _is_json_number(None, value):
+            # a number, yet not a JSON one (see _is_json_number)
+            return f"must be a finite number, got {got}" if isinstance(value, float) else f"is out of range, got {got}"
+        names = [_TYPE_NAMES.get(t, t) for t in types]
         return f"expected {' or '.join(names)}, got {got}"
     if kind in ("anyOf", "oneOf") and all("type" in option for option in expected):
         return _message("type", [option["type"] for option in expected], value)

@@ -68,6 +68,15 @@ def parse(text: str, file: str, line_offset: int = 0) -> Source:
     source = Source(file, line_offset=line_offset)
     try:
         root = yaml.compose(text, Loader=_Loader)
+    except yaml.reader.ReaderError as err:  # a character YAML forbids, e.g. NUL or another control
+        line, column = _text_position(text, err.position, line_offset)
+        code = err.character if isinstance(err.character, int) else ord(err.character[:1] or "\0")
+        message = f"invalid YAML: character U+{code:04X} is not allowed in YAML"
+        source.problems.append(Problem(file, line, column, "", message))
+        return source
+    except RecursionError:  # PyYAML composes recursively: thousands of `[` or `{`
+        source.problems.append(Problem(file, 0, 0, "", f"invalid YAML: {_TOO_DEEP}"))
+        return source
     except yaml.MarkedYAMLError as err:
         line, column = _position(err.problem_mark, line_offset) if err.problem_mark else (0, 0)
         message = err.problem or err.context or "not valid YAML"
@@ -81,15 +90,28 @@ def parse(text: str, file: str, line_offset: int = 0) -> Source:
     if root is not None:
         try:
             source.data = _Builder(source).build(root, "")
-        except _Recursive as err:  # the data would be infinite: report only this
-            source.problems = [source.problem(err.path, "an alias may not refer to itself")]
+        except _Unbuildable as err:  # infinite, too deep or too big: report only this
+            source.problems = [source.problem(err.path, err.message)]
             source.data = None
     return source
 
 
-class _Recursive(Exception):
-    def __init__(self, path: str):
-        self.path = path
+MAX_DEPTH = 64  # nesting levels; deeper is garbage, and checking it would exhaust Python's stack
+MAX_VALUES = 100_000  # values once aliases are expanded: stops "billion laughs" files
+_TOO_DEEP = f"nested too deeply (more than {MAX_DEPTH} levels)"
+
+
+class _Unbuildable(Exception):
+    """The document cannot become plain data; `path` is where the builder gave up."""
+
+    def __init__(self, path: str, message: str):
+        self.path, self.message = path, message
+
+
+def _text_position(text: str, index: int, line_offset: int) -> tuple[int, int]:
+    """1-based (line, column) of a character index in `text`."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1 + line_offset, index - line_start + 1
 
 
 def read(path: str) -> Source:
@@ -116,29 +138,38 @@ class _Builder:
     def __init__(self, source: Source):
         self.source = source
         self.scalars = _Loader("")  # only its constructor is used
-        self.open: set[int] = set()  # ids of the collections being built, to stop `&a [*a]`
+        self.open: list[int] = []  # ids of the collections being built, to stop `&a [*a]`
+        self.values = 0
 
     def build(self, node: yaml.Node, path: str) -> Any:
         self.source.nodes[path] = node
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _Unbuildable(_top(path), f"too large: more than {MAX_VALUES} values once aliases are expanded")
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
         if id(node) in self.open:
-            raise _Recursive(path)
-        self.open.add(id(node))
+            raise _Unbuildable(path, "an alias may not refer to itself")
+        if len(self.open) >= MAX_DEPTH:
+            raise _Unbuildable(_top(path), _TOO_DEEP)
+        self.open.append(id(node))
         if isinstance(node, yaml.MappingNode):
             value = self._mapping(node, path)
         else:
             value = [self.build(item, join(path, i)) for i, item in enumerate(node.value)]
-        self.open.discard(id(node))
+        self.open.pop()
         return value
 
     def _scalar(self, node: yaml.ScalarNode, path: str) -> Any:
         try:
-            return self.scalars.construct_object(node, deep=True)
+            value = self.scalars.construct_object(node, deep=True)
         except (yaml.MarkedYAMLError, ValueError) as err:  # e.g. `!foo x` or `!!int abc`
             message = err.problem if isinstance(err, yaml.MarkedYAMLError) else str(err)
             self.source.problems.append(self.source.problem(path, f"invalid value: {message}"))
             return node.value  # keep the text as written
+        if isinstance(value, str) and (surrogate := _surrogate(value)):
+            self.source.problems.append(self.source.problem(path, f"invalid value: {surrogate}"))
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
         try:
@@ -152,6 +183,9 @@ class _Builder:
                 self._report(where, path, "a key must be a plain name, not a list or mapping")
                 continue
             key = key_node.value  # the text as written: `on:` stays "on", not True
+            if surrogate := _surrogate(key):
+                self._report(where, path, f"invalid key: {surrogate}")
+                continue
             if key in result:
                 first = self.source.keys[join(path, key)][0]
                 self._report(where, join(path, key), f"duplicate key '{key}' (first at line {first})")
@@ -162,3 +196,14 @@ class _Builder:
 
     def _report(self, where: tuple[int, int], path: str, message: str) -> None:
         self.source.problems.append(Problem(self.source.file, *where, path, message))
+
+
+def _top(path: str) -> str:
+    """The top-level field of a path: `tools.a[0][1]` -> `tools`."""
+    return path.split(".")[0].split("[")[0]
+
+
+def _surrogate(text: str) -> str | None:
+    """Why `text` cannot be written out as UTF-8: `"\\ud800"` escapes make lone surrogates."""
+    bad = next((char for char in text if "\ud800" <= char <= "\udfff"), None)
+    return None if bad is None else f"\\u{ord(bad):04x} is half of a UTF-16 pair, not a character"
