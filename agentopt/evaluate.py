@@ -142,12 +142,19 @@ class Evaluator:
 
     async def run(self, spec: AgentSpec, tasks: list[TaskRef], on_episode: OnEpisode | None = None) -> list[Episode]:
         """Play and score every task; results in the order of `tasks`."""
+        return await self._each(spec, tasks, on_episode, lambda episode: episode)
 
-        async def one(task: TaskRef) -> Episode:
+    async def run_scores(self, spec: AgentSpec, tasks: list[TaskRef], on_episode: OnEpisode | None = None) -> list[EpisodeScore]:
+        """Like `run`, but keeps only the scores: each trace is dropped once `on_episode` has
+        had it (written to traces.jsonl), so memory does not grow with the episode count."""
+        return await self._each(spec, tasks, on_episode, lambda episode: episode.score)
+
+    async def _each(self, spec: AgentSpec, tasks: list[TaskRef], on_episode: OnEpisode | None, keep: Callable[[Episode], Any]) -> list[Any]:
+        async def one(task: TaskRef) -> Any:
             episode = await self.play(spec, task)
             if on_episode:
                 on_episode(episode)
-            return episode
+            return keep(episode)
 
         return list(await asyncio.gather(*(one(t) for t in tasks)))
 
@@ -174,8 +181,7 @@ async def evaluate_async(
         await evaluator.check_spec(spec)
         if on_start:
             on_start(len(tasks))
-        episodes = await evaluator.run(spec, tasks, on_episode=record)
-    scores = [e.score for e in episodes]
+        scores = await evaluator.run_scores(spec, tasks, on_episode=record)
     return EvalResult(
         run=run,
         split=config.split,
