@@ -17,8 +17,13 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+DEMO_ENV := --rubric rubrics/triage.yaml --env dataset:examples/triage/tickets.jsonl
+
+# Optimize the bare triage agent on the embedded model, then check that the shipped winner
+# scores the same on val when evaluated on its own (from the cache: 0 new model calls).
 demo: $(STAMP)
-	$(BIN)/agentopt eval agents/triage.yaml --rubric rubrics/triage.yaml --env dataset:examples/triage/tickets.jsonl --split val
+	$(BIN)/agentopt run agents/triage.yaml $(DEMO_ENV) --max-rollouts 250
+	$(BIN)/agentopt eval "$$(ls -td runs/*-run-triage | head -1)/best/agent.yaml" $(DEMO_ENV) --split val
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

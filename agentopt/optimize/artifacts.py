@@ -61,7 +61,7 @@ def best_skill(winner: AgentSpec, headline: str) -> str:
         sections.append("## Tools\n\n" + "\n".join(f"- `{t.name}`: {t.description}" for t in winner.tools))
     if winner.examples:
         shown = [f"- Input: {e.input}\n  Answer: {_text(e.output)}" for e in winner.examples]
-        sections.append("## Examples\n\n" + "\n".join(shown))
+        sections.append("## Examples\n\n" + _how_shown(winner) + "\n".join(shown))
     description = f"How to do the {winner.name} task well, distilled by agentopt from scored episodes."
     skill = Skill(name=f"{winner.name}-optimized", description=description, body="\n\n".join(sections), path="best_skill.md")
     return skill_markdown(skill)
@@ -89,11 +89,21 @@ def spec_diff(baseline: AgentSpec, winner: AgentSpec) -> str:
             parts.append(f"## Tool `{tool.name}`\n\n- before: {tools_before.get(tool.name, '(the environment’s own)')}\n- after: {tool.description}")
     if baseline.examples != winner.examples:
         shown = "\n".join(f"- {e.input} -> {_text(e.output)}" for e in winner.examples) or "(none)"
-        parts.append(f"## Examples ({len(baseline.examples)} -> {len(winner.examples)})\n\n{shown}")
-    for label, old, new in (("model", baseline.model, winner.model), ("model_params", baseline.params, winner.params)):
+        parts.append(f"## Examples ({len(baseline.examples)} -> {len(winner.examples)})\n\n{_how_shown(winner)}{shown}")
+    for label, old, new in (("model", baseline.model, winner.model), ("model_params", baseline.params, winner.params),
+                            ("loop", baseline.loop, winner.loop)):
         if old != new:
             parts.append(f"## {label}\n\n- before: `{old}`\n- after: `{new}`")
     return "\n\n".join(parts) + "\n" if parts else "The winner is the baseline: no candidate beat it on val.\n"
+
+
+def _how_shown(spec: AgentSpec) -> str:
+    """A line saying which examples a prompt shows, when it is not simply all of them."""
+    k = spec.loop.examples_shown
+    if spec.loop.example_pick == "similar":
+        count = "the example" if k == 1 else "all the examples" if k is None else f"the {k} examples"
+        return f"Show {count} whose input is most like the task at hand (`loop.example_pick: similar`).\n\n"
+    return "" if k is None or k >= len(spec.examples) else f"Show the first {k}.\n\n"
 
 
 def _unified(old: str, new: str) -> str:
