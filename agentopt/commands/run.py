@@ -165,6 +165,8 @@ def run_optimize(
             live.stop()
             console.print(f"interrupted: everything finished is kept; continue with --resume {run.path}")
             return 130
+    if not console.is_terminal:
+        console.line()  # rich leaves a non-terminal Live's last line open: end it before the summary
     summary = run_summary(result, Path(agent), rules, target.label, config, time.monotonic() - started, optimizer.evaluator.usage)
     write_outputs(run, summary, result)
     if retry_errors:

@@ -205,6 +205,7 @@ class Optimizer:
             train = await evaluator.tasks("train")
             val = await evaluator.tasks("val", self.config.val_episodes)
             test = await evaluator.tasks("test") if self.config.run_test else []
+            self.test_reserve = 2 * len(test)  # the baseline and the winner on test, at the end
             await evaluator.check_spec(self.baseline.spec)
             self.env_tools = await self._env_tools()
             self.run.write_json("splits.json", {name: [t.task_id for t in tasks] for name, tasks in (("train", train), ("val", val), ("test", test))})
@@ -305,7 +306,7 @@ class Optimizer:
             if reason:
                 return reason
             batch = min(self.config.minibatch, len(train))
-            if not self.tracker.can_afford(2 * batch + len(val)):
+            if not self.tracker.can_afford(2 * batch + len(val) + self.test_reserve):
                 return "not enough rollouts left for another candidate"
             await self._iteration(len(self.journal.decisions), train, val, batch)
 
@@ -389,13 +390,14 @@ class Optimizer:
         self.study.tell(ask, gain)
 
     def _baseline_train(self, train: list[TaskRef], val: list[TaskRef]) -> list[TaskRef]:
-        """All of train, or as much as the rollout budget spares beside val and one candidate.
-        Computed from the budget alone (not from what was spent), so --resume picks the same tasks."""
+        """All of train, or as much as the rollout budget spares beside val, one candidate and
+        the final test evaluations. Computed from the budget alone (not from what was spent), so
+        --resume picks the same tasks."""
         limit = self.config.budget.max_rollouts
         if limit is None:
             return train
         one_candidate = 2 * min(self.config.minibatch, len(train)) + len(val)
-        return train[: max(0, limit - len(val) - one_candidate)]
+        return train[: max(0, limit - len(val) - one_candidate - self.test_reserve)]
 
     def _train_episodes(self, parent_eps: list[Episode]) -> list[Episode]:
         """The best scored train episode per task among the candidates decided so far and the

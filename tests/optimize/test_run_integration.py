@@ -75,6 +75,9 @@ def test_run_finds_the_instruction_that_fixes_the_failures_and_ships_only_accept
     assert summary["baseline"]["val"]["mean"] == 0.5
     assert summary["winner"]["val"]["mean"] == 1.0
     assert summary["winner"]["test"]["mean"] == 1.0 and summary["baseline"]["test"]["mean"] == 0.5
+    # The budget covers everything, the final test evaluations included.
+    assert summary["usage"]["rollouts"] <= 60
+    assert "\nstopped: " in result.stdout  # on its own line after the live display
     decisions = [json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines()]
     accepted = {d["id"] for d in decisions if d["status"] in ("accepted", "baseline")}
     assert summary["winner"]["id"] in accepted and summary["winner"]["id"] != "c0"
