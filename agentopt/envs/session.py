@@ -268,8 +268,9 @@ class EnvSession:
         try:
             if remaining < self.env.step_timeout_s:  # the episode's limit comes first
                 try:
-                    return await asyncio.wait_for(awaitable, timeout=max(remaining, 0.001))
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(max(remaining, 0.001)):  # wait_for on 3.11 can swallow a Ctrl-C
+                        return await awaitable
+                except TimeoutError:
                     raise EpisodeTimeout(f"the episode used its {self.env.episode_timeout_s:g} s wall-clock limit") from None
             return await awaitable
         except Exception as exc:  # noqa: BLE001 - every failure here is the environment's

@@ -97,7 +97,8 @@ class ModelClient:
     async def _with_retries(self, request: ChatRequest) -> ChatResponse:
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return await asyncio.wait_for(self._call(request), timeout=request.timeout_s)
+                async with asyncio.timeout(request.timeout_s):  # unlike wait_for on 3.11, never swallows a Ctrl-C
+                    return await self._call(request)
             except ProviderError:
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
