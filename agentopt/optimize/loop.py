@@ -145,11 +145,17 @@ class Optimizer:
         unknown = [name for name in self.config.operators if name not in available]
         if unknown:
             raise UsageError(f"--operators: unknown {', '.join(unknown)}; use {', '.join(sorted(available))}")
+        allowed = self.baseline.spec.optimize.components
+        available = {n: op for n, op in available.items() if getattr(op, "edits", None) in (None, *allowed)}
         if self.config.operators:
-            return {n: op for n, op in available.items() if n in self.config.operators}
-        if self.config.mutator_model == LOCAL_MODEL:  # its rewrites are junk (docs/design.md): spend nothing on them
-            return {n: op for n, op in available.items() if not needs_mutator(op)}
-        return available
+            chosen = {n: op for n, op in available.items() if n in self.config.operators}
+        elif self.config.mutator_model == LOCAL_MODEL:  # its rewrites are junk (docs/design.md): spend nothing on them
+            chosen = {n: op for n, op in available.items() if not needs_mutator(op)}
+        else:
+            chosen = available
+        if not chosen:
+            raise UsageError(f"--operators: none of them may change this spec (optimize.components: {', '.join(allowed) or 'none'})")
+        return chosen
 
     def _first_trials(self) -> list[dict[str, Any]]:
         """Each operator once, in order, with the settings it suggests starting from."""

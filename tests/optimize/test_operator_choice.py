@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from agentopt.envs.session import parse_env
+from agentopt.errors import UsageError
 from agentopt.optimize.loop import Optimizer, RunConfig
 from agentopt.optimize.operators import all_operators, needs_mutator
 from agentopt.optimize.study import OperatorStudy
 from agentopt.optimize.types import Candidate
-from agentopt.spec.agent import AgentSpec
+from agentopt.spec.agent import AgentSpec, OptimizeSpec
 from agentopt.spec.rubric import Criterion, Rubric
 from agentopt.store.run import RunFolder
 
 RUBRIC = Rubric("r", (Criterion("c", "d", 1, "contains", {"value": "x"}),))
 
 
-def optimizer(tmp_path, **config) -> Optimizer:
+def optimizer(tmp_path, spec: AgentSpec = AgentSpec(name="a"), **config) -> Optimizer:
     run = RunFolder.create(tmp_path / "runs", "run", "a")
-    return Optimizer(AgentSpec(name="a"), RUBRIC, parse_env("support"), run, replace(RunConfig(), **config))
+    return Optimizer(spec, RUBRIC, parse_env("support"), run, replace(RunConfig(), **config))
 
 
 def operators_for(tmp_path, **config) -> list[str]:
@@ -35,6 +38,15 @@ def test_the_embedded_mutator_leaves_out_the_operators_that_need_a_capable_one(t
     assert operators_for(tmp_path) == ["fewshot", "rules", "choices", "merge"]
     assert operators_for(tmp_path, mutator_model="openai/gpt-4o-mini") == list(all_operators())
     assert operators_for(tmp_path, operators=("skill", "fewshot")) == ["fewshot", "skill"]  # asked for: kept
+
+
+def test_operators_that_edit_a_component_the_spec_keeps_fixed_are_off(tmp_path):
+    no_examples = AgentSpec(name="a", optimize=OptimizeSpec(components=("system_prompt", "skills", "tools")))
+    assert list(optimizer(tmp_path, no_examples).operators) == ["rules", "choices", "merge"]
+    prompt_fixed = AgentSpec(name="a", optimize=OptimizeSpec(components=("examples",)))
+    assert list(optimizer(tmp_path, prompt_fixed, operators=("rules", "fewshot")).operators) == ["fewshot"]
+    with pytest.raises(UsageError, match=r"none of them may change this spec \(optimize.components: examples\)"):
+        optimizer(tmp_path, prompt_fixed, operators=("rules",))
 
 
 def test_a_run_starts_with_each_operator_once_and_few_shot_from_similar_examples(tmp_path):

@@ -41,6 +41,7 @@ class FewShotOperator:
     """
 
     name = "fewshot"
+    edits = "examples"  # the spec component it changes: off unless optimize.components allows it
     first_params = {"fewshot.pick": "similar"}  # what a new run tries first (measured best for small models)
 
     def __init__(self, min_score: float | None = None, correct: bool = True):

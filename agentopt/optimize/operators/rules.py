@@ -31,6 +31,7 @@ _SECTION = re.compile(r"#{1,2} ")  # a heading that ends the Rules section
 
 class RulesOperator:
     name = "rules"
+    edits = "system_prompt"  # the spec component it changes: off unless optimize.components allows it
 
     def search_space(self, parent: Candidate) -> dict[str, Any]:
         return {"rules.count": IntDistribution(*COUNT)}
