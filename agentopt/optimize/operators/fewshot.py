@@ -34,7 +34,8 @@ POOL_MAX = 48  # examples kept for `similar`: only k of them reach a prompt
 
 
 class FewShotOperator:
-    """Replace `spec.examples` with k examples bootstrapped from successful train episodes.
+    """Replace `spec.examples` with k examples bootstrapped from successful train episodes, or
+    grow a pool of them from which each episode is shown the k most similar.
 
     `min_score`: an episode counts as a success when its score reaches it; None (the default)
     means "the episode passed the rubric". Higher-scoring episodes are preferred either way.
@@ -101,11 +102,11 @@ class FewShotOperator:
         repaired = [e for e in repaired if e is not None]
         found: dict[str, tuple[Example, Episode]] = {}
         fixed: set[str] = set()
-        for episode in [*usable, *repaired]:
+        for episode, was_fixed in [*((e, False) for e in usable), *((e, True) for e in repaired)]:
             example = to_example(episode)
             if example is not None and example.input not in found:
                 found[example.input] = (example, episode)
-                if any(episode is e for e in repaired):
+                if was_fixed:
                     fixed.add(example.input)
         return list(found.values()), fixed
 
