@@ -117,6 +117,7 @@ def run_command(
     mutator: str = typer.Option("local", help="The model that rewrites prompts and skills (any litellm model string)."),
     operators: Optional[str] = typer.Option(None, help="Comma-separated operators to use (default: all)."),
     val_episodes: Optional[int] = typer.Option(None, min=1, help="Use only the first N val tasks."),
+    test_episodes: Optional[int] = typer.Option(None, min=1, help="Use only the first N test tasks."),
     concurrency: int = typer.Option(4, min=1, help="Episodes run at once."),
     seed: int = typer.Option(0, help="Seed for splits of the search."),
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL shared by several workers (default: the run folder's study.db)."),
@@ -135,7 +136,7 @@ def run_command(
             budget=Budget(max_rollouts=max_rollouts, max_cost=max_cost, max_time_s=max_time, max_candidates=max_candidates),
             minibatch=minibatch, min_delta=min_delta, significance=significance, seed=seed, mutator_model=mutator,
             operators=tuple(o.strip() for o in operators.split(",") if o.strip()) if operators else (),
-            val_episodes=val_episodes, storage=storage, eval=EvalConfig(concurrency=concurrency, seed=seed),
+            val_episodes=val_episodes, test_episodes=test_episodes, storage=storage, eval=EvalConfig(concurrency=concurrency, seed=seed),
         )
         code = run_optimize(agent, rubric, env, resume, runs_dir, config, retry_errors=retry_errors, sandbox="none" if no_sandbox else "local")
     except AgentoptError as error:

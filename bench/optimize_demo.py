@@ -4,7 +4,7 @@ Prints, per task: baseline and winner scores on val and test (with 95% intervals
 candidates proposed and accepted, rollouts used and wall time. Figures, not a test.
 
     .venv/bin/python bench/optimize_demo.py                 # triage, 200 rollouts
-    .venv/bin/python bench/optimize_demo.py --task support --max-rollouts 80 --val-episodes 4 --minibatch 4
+    .venv/bin/python bench/optimize_demo.py --task support --max-rollouts 30 --val-episodes 3 --test-episodes 3 --minibatch 2
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--mutator", default="local")
     parser.add_argument("--minibatch", type=int, default=8, help="train tasks a child is screened on")
     parser.add_argument("--val-episodes", type=int, help="use only the first N val tasks (support is slow locally)")
+    parser.add_argument("--test-episodes", type=int, help="use only the first N test tasks")
     args = parser.parse_args()
     agent, rubric, env = TASKS[args.task]
     runs = Path(tempfile.mkdtemp(prefix="agentopt-bench-"))
@@ -45,6 +46,7 @@ def main() -> None:
         sys.executable, "-m", "agentopt", "run", agent, "-r", rubric, "--env", env,
         "--max-rollouts", str(args.max_rollouts), "--mutator", args.mutator, "--runs-dir", str(runs),
         "--minibatch", str(args.minibatch), *(["--val-episodes", str(args.val_episodes)] if args.val_episodes else []),
+        *(["--test-episodes", str(args.test_episodes)] if args.test_episodes else []),
     ]
     subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     wall = time.monotonic() - started

@@ -59,6 +59,7 @@ class RunConfig:
     mutator_model: str = "local"
     operators: tuple[str, ...] = ()  # empty: every operator
     val_episodes: int | None = None  # use only the first N val tasks
+    test_episodes: int | None = None  # use only the first N test tasks
     run_test: bool = True
     storage: str | None = None  # Optuna storage URL; default: sqlite in the run folder
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -210,7 +211,7 @@ class Optimizer:
             self.display.step("listing tasks")
             train = await evaluator.tasks("train")
             val = await evaluator.tasks("val", self.config.val_episodes)
-            test = await evaluator.tasks("test") if self.config.run_test else []
+            test = await evaluator.tasks("test", self.config.test_episodes) if self.config.run_test else []
             self.test_reserve = 2 * len(test)  # the baseline and the winner on test, at the end
             await evaluator.check_spec(self.baseline.spec)
             self.env_tools = await self._env_tools()
