@@ -57,6 +57,15 @@ def validate(files: list[Path] = typer.Argument(..., help="Agent specs and rubri
     Console(highlight=False).print(f"[green]ok[/green]: {len(files)} file(s) valid")
 
 
+def _sandbox_mode(sandbox: str | None, no_sandbox: bool) -> str:
+    """--sandbox MODE, with --no-sandbox kept as a synonym of --sandbox none."""
+    if no_sandbox:
+        if sandbox not in (None, "none"):
+            raise _usage(f"--no-sandbox contradicts --sandbox {sandbox}: give one of them")
+        return "none"
+    return sandbox or "local"
+
+
 @app.command()
 def schema(kind: str = typer.Argument(..., help="agent or rubric")) -> None:
     """Print the JSON Schema of agent specs or rubrics (for editor completion)."""
@@ -85,7 +94,9 @@ def eval_command(
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Call the model even for requests answered before."),
     max_errors: int = typer.Option(0, min=0, help="Infrastructure errors tolerated before exiting 3."),
-    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run launched environment servers without isolation (docs/sandbox.md)."),
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
+    sandbox_image: Optional[str] = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
 ) -> None:
     """Evaluate an agent: play a split's episodes, score each against the rubric, write runs/<time>-eval-<agent>/."""
     try:
@@ -94,7 +105,8 @@ def eval_command(
         code = run_eval(
             agent=agent, rubric=rubric, env=env, split=split, episodes=episodes, concurrency=concurrency,
             min_score=min_score, baseline=baseline, max_drop=max_drop, junit=junit, runs_dir=runs_dir,
-            use_cache=not no_cache, max_errors=max_errors, sandbox="none" if no_sandbox else "local",
+            use_cache=not no_cache, max_errors=max_errors, sandbox=_sandbox_mode(sandbox, no_sandbox),
+            sandbox_image=sandbox_image,
         )
     except AgentoptError as error:
         _fail(error)
@@ -123,7 +135,9 @@ def run_command(
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL shared by several workers (default: the run folder's study.db)."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="With --resume: play again the episodes that hit an infrastructure error (the rest is reused)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
-    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run launched environment servers without isolation (docs/sandbox.md)."),
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
+    sandbox_image: Optional[str] = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
 ) -> None:
     """Optimize an agent: propose rewrites, keep only strict held-out improvements, ship the winner."""
     try:
@@ -138,7 +152,10 @@ def run_command(
             operators=tuple(o.strip() for o in operators.split(",") if o.strip()) if operators else (),
             val_episodes=val_episodes, test_episodes=test_episodes, storage=storage, eval=EvalConfig(concurrency=concurrency, seed=seed),
         )
-        code = run_optimize(agent, rubric, env, resume, runs_dir, config, retry_errors=retry_errors, sandbox="none" if no_sandbox else "local")
+        code = run_optimize(
+            agent, rubric, env, resume, runs_dir, config, retry_errors=retry_errors,
+            sandbox=_sandbox_mode(sandbox, no_sandbox), sandbox_image=sandbox_image,
+        )
     except AgentoptError as error:
         _fail(error)
     raise typer.Exit(code)

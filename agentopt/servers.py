@@ -4,8 +4,8 @@ Used for environment servers and for the embedded model server. Each child write
 output to a log file and is stopped with SIGTERM, then SIGKILL, with its whole process
 group. A child launched with a `SandboxConfig` (environment servers, by default) runs
 confined (`agentopt/sandbox`): no network, an allow-listed environment, a private
-directory, resource limits; it listens on a Unix socket that a loopback relay exposes as
-127.0.0.1:PORT. Other children (the embedded model server) get the host's environment
+directory, resource limits (or, with mode "docker", a container with no network); it
+listens on a Unix socket that a loopback relay exposes as 127.0.0.1:PORT. Other children (the embedded model server) get the host's environment
 minus anything that looks like a secret.
 """
 
@@ -98,7 +98,7 @@ class ServerProcess:
         self.sandbox = sandbox if sandbox is not None and sandbox.enabled else None
         self.port: int | None = None
         self._proc: subprocess.Popen | None = None
-        self._box = None  # the LocalSandbox of the current launch
+        self._box = None  # the LocalSandbox or DockerSandbox of the current launch
 
     @property
     def url(self) -> str:
@@ -114,9 +114,12 @@ class ServerProcess:
         extra = {**(self.extra_env or {}), PARENT_PID: str(os.getpid())}
         cwd = None
         if self.sandbox is not None:
-            from agentopt.sandbox.local import LocalSandbox
+            if self.sandbox.mode == "docker":
+                from agentopt.sandbox.docker import DockerSandbox as Box
+            else:
+                from agentopt.sandbox.local import LocalSandbox as Box
 
-            self._box = LocalSandbox(self.sandbox)
+            self._box = Box(self.sandbox)
             argv, env, cwd = self._box.command(self.argv, extra)
             self.port = self._box.start_relay()
         else:
@@ -166,6 +169,8 @@ class ServerProcess:
         """The sandbox could not be set up: say why in one line, never run unconfined."""
         from agentopt.sandbox.launch import PREFIX, UNAVAILABLE
 
+        if self.sandbox is not None and self.sandbox.mode == "docker":
+            self._docker_failed()
         if self.sandbox is None or self._proc is None or self._proc.poll() != UNAVAILABLE:
             return
         reason = self._last_log_line().removeprefix(PREFIX) or "no namespace could be created"
@@ -174,8 +179,27 @@ class ServerProcess:
             f"cannot sandbox the {self.name}: {reason}; pass --no-sandbox to run environment servers without isolation"
         )
 
+    def _docker_failed(self) -> None:
+        """`docker run` itself failed (no such image, no engine): one line, and how to fix it."""
+        from agentopt.sandbox.docker import DOCKER_RUN_FAILED
+
+        if self._proc is None or self._proc.poll() != DOCKER_RUN_FAILED:
+            return
+        reason = self._last_log_line() or "docker run failed"
+        hint = ""
+        if "unable to find image" in reason.lower() or "no such image" in reason.lower():
+            hint = f" (build it: docker build -t {self.sandbox.image} -f docker/Dockerfile . ; or set --sandbox-image)"
+        self.stop()
+        raise InfraError(
+            f"cannot sandbox the {self.name} with docker: {reason}{hint}; use --sandbox local or --sandbox none"
+        )
+
     def failure_summary(self) -> str:
         code = self._proc.poll() if self._proc else None
+        if code == 137 and self.sandbox is not None and self.sandbox.mode == "docker":
+            c = self.sandbox
+            return (f"the container was killed by SIGKILL: over its memory limit of {c.memory_mb} MiB or its CPU-time "
+                    f"limit of {c.cpu_s} s; last log line: {self._last_log_line()!r}; log: {self.log_path}")
         return f"{describe_exit(code)}; last log line: {self._last_log_line()!r}; log: {self.log_path}"
 
     def stop(self, grace_s: float = 5.0) -> None:

@@ -31,12 +31,12 @@ def criteria_table(summary: dict) -> Table:
 def run_eval(
     agent: Path, rubric: Path, env: str, split: str, episodes: int | None, concurrency: int,
     min_score: float | None, baseline: Path | None, max_drop: float, junit: Path | None,
-    runs_dir: Path, use_cache: bool, max_errors: int, sandbox: str = "local",
+    runs_dir: Path, use_cache: bool, max_errors: int, sandbox: str = "local", sandbox_image: str | None = None,
 ) -> int:
     console = Console(highlight=False)
     spec = load_agent(str(agent))
     rules = load_rubric(str(rubric))
-    target = parse_env(env, sandbox=sandbox)
+    target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image)
     if baseline is not None:
         check_gate(0.0, None, baseline, max_drop)  # fail fast (exit 2) on a bad baseline file
 

@@ -122,7 +122,8 @@ def resume_options(run: RunFolder, budget: Budget) -> tuple[RunConfig, str]:
 
 
 def run_optimize(
-    agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig, sandbox: str = "local", retry_errors: bool = False
+    agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig, sandbox: str = "local", retry_errors: bool = False,
+    sandbox_image: str | None = None,
 ) -> int:
     console = Console(highlight=False)
     if retry_errors and resume is None:
@@ -140,7 +141,7 @@ def run_optimize(
         spec = load_agent(str(agent))
         config = replace(config, budget=config.budget if any(asdict(config.budget).values()) else Budget(max_rollouts=DEFAULT_ROLLOUTS))
     rules = load_rubric(str(rubric))
-    target = parse_env(env, sandbox=sandbox)  # --no-sandbox is per invocation, not saved for --resume
+    target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image)  # --sandbox is per invocation, not saved for --resume
     if resume is None:
         run = RunFolder.create(runs_dir, "run", spec.name)
         run.snapshot(agent, "agent.yaml")

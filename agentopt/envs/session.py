@@ -10,10 +10,10 @@ Pitfalls handled here:
   the next call; we treat any timeout or dropped connection as the end of the episode
   (an infrastructure error) and never send another step on that session.
 
-A server we launch runs sandboxed unless the target says `sandbox="none"`
-(docs/sandbox.md). When it dies (a crash, or a memory or CPU limit), the episode that was
-using it ends as an environment error and the next episode starts a fresh server, so a
-run goes on. Every step has a wall-clock limit (`step_timeout_s`) and so does every
+A server we launch runs sandboxed (`sandbox="local"`, or in a container with "docker")
+unless the target says `sandbox="none"` (docs/sandbox.md). When it dies (a crash, or a
+memory or CPU limit), the episode that was using it ends as an environment error and the
+next episode starts a fresh server, so a run goes on. Every step has a wall-clock limit (`step_timeout_s`) and so does every
 episode's use of the environment (`episode_timeout_s`).
 """
 
@@ -23,7 +23,7 @@ import asyncio
 import functools
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +47,29 @@ class EnvTarget:
     name: str
     options: dict[str, str] = field(default_factory=dict)
     url: str | None = None
-    sandbox: str = "local"  # how a launched server is confined: "local" or "none" (--no-sandbox)
+    sandbox: str = "local"  # how a launched server is confined: "local", "docker" or "none" (--sandbox)
+    sandbox_image: str | None = None  # with "docker": --sandbox-image (else AGENTOPT_SANDBOX_IMAGE, else the default)
 
     @property
     def label(self) -> str:
         return self.url or (f"{self.name}:{self.options['path']}" if "path" in self.options else self.name)
 
 
-def parse_env(arg: str, sandbox: str = "local") -> EnvTarget:
+def parse_env(arg: str, sandbox: str = "local", sandbox_image: str | None = None) -> EnvTarget:
     SandboxConfig.from_env(sandbox)  # a bad mode or limit is a usage error before any launch
     if arg.startswith(("http://", "https://", "ws://", "wss://")):
         return EnvTarget(name="remote", url=arg.rstrip("/").replace("ws://", "http://").replace("wss://", "https://"))
+    target = replace(_parse_launched(arg, sandbox), sandbox_image=sandbox_image)
+    if sandbox == "docker":  # fail closed before anything starts: no engine, no server
+        from agentopt.sandbox.docker import engine_problem, unavailable_message
+
+        problem = engine_problem()
+        if problem is not None:
+            raise InfraError(unavailable_message(problem))
+    return target
+
+
+def _parse_launched(arg: str, sandbox: str) -> EnvTarget:
     name, sep, rest = arg.partition(":")
     if name in BUILTIN_ENVS:
         if name == "dataset":
@@ -130,7 +142,7 @@ class RunningEnv:
                 name=f"environment server {target.label!r}",
                 argv=python_module_argv("agentopt.envs.serve", target.name, *options),
                 log_path=log_dir / f"env-{target.name.replace(':', '_')}.log",
-                sandbox=SandboxConfig.from_env(target.sandbox),
+                sandbox=SandboxConfig.from_env(target.sandbox, target.sandbox_image),
             )
         self.url = target.url or ""
         self.env_name: str | None = None
