@@ -168,7 +168,7 @@ def reap_orphans(docker: str = "docker") -> None:
     harness leaves its container running): their launcher's pid is gone. Best effort."""
     try:
         listed = subprocess.run(
-            [docker, "ps", "--quiet", "--filter", f"label={LABEL}", "--format", f'{{{{.ID}}}} {{{{.Label "{LABEL}.parent"}}}}'],
+            [docker, "ps", "--filter", f"label={LABEL}", "--format", f'{{{{.ID}}}} {{{{.Label "{LABEL}.parent"}}}}'],
             capture_output=True, text=True, timeout=15, stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
