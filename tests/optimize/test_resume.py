@@ -60,8 +60,16 @@ class Quiz:
         env = {**os.environ, "AGENTOPT_HOME": str(cwd / ".cache"), "PYTHONPATH": str(REPO)}
         args = args or ("run", str(self.agent), "-r", str(self.rules), "--env", f"dataset:{self.data}", *RUN_ARGS)
         return subprocess.Popen(
-            [sys.executable, "-m", "agentopt", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            [sys.executable, "-m", "agentopt", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True, preexec_fn=_interruptible,
         )
+
+
+def _interruptible() -> None:
+    """In the child: take SIGINT's default back. A shell that runs the suite in the background
+    (`make test &`) starts it with SIGINT ignored, and Python keeps an inherited SIG_IGN,
+    so Ctrl-C would never reach agentopt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="module")
