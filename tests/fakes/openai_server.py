@@ -9,17 +9,15 @@ recorded so tests can assert what the harness sent.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from agentopt.servers import free_port
+from tests.fakes.threaded_server import ThreadedServer
 
 
 @dataclass
@@ -76,9 +74,8 @@ class ScriptedLLM:
     def __init__(self, responder: Callable[[dict[str, Any]], Reply]):
         self.responder = responder
         self.requests: list[dict[str, Any]] = []
-        self.port = free_port()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ThreadedServer("scripted LLM")
+        self.port = self._server.port
 
     @property
     def url(self) -> str:
@@ -105,21 +102,11 @@ class ScriptedLLM:
         return app
 
     def __enter__(self) -> "ScriptedLLM":
-        config = uvicorn.Config(self._app(), host="127.0.0.1", port=self.port, log_level="error")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("scripted LLM server did not start")
-            time.sleep(0.02)
+        self._server.start(self._app())
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._server.stop()
 
 
 def last_user_text(request: dict[str, Any]) -> str:
