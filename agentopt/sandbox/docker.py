@@ -26,8 +26,7 @@ import uuid
 from pathlib import Path
 
 from agentopt.sandbox import MiB, SandboxConfig
-from agentopt.sandbox.local import _private_dir
-from agentopt.sandbox.relay import UnixRelay
+from agentopt.sandbox.local import RelayedSandbox
 
 SOCKET_DIR = "/sock"
 SOCKET = f"{SOCKET_DIR}/server.sock"
@@ -125,16 +124,13 @@ def docker_run_argv(
     ]
 
 
-class DockerSandbox:
-    """`argv, env, cwd = box.command(argv, extra_env)`; `port = box.start_relay()`; `box.cleanup()`."""
+class DockerSandbox(RelayedSandbox):
+    """The server in a container whose socket directory is bind-mounted from the host."""
 
     def __init__(self, config: SandboxConfig):
-        self.config = config
+        super().__init__(config)
         self.docker = shutil.which("docker") or "docker"
-        self.dir = _private_dir()
-        self.socket_path = str(self.dir / "server.sock")
         self.name = f"agentopt-env-{uuid.uuid4().hex[:12]}"
-        self._relay: UnixRelay | None = None
 
     def command(self, argv: list[str], extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], str]:
         from agentopt.servers import scrubbed_environ
@@ -148,19 +144,12 @@ class DockerSandbox:
         # gets none of it (no --env but HOME).
         return run, scrubbed_environ(), str(self.dir)
 
-    def start_relay(self) -> int:
-        self._relay = UnixRelay(self.socket_path)
-        return self._relay.start()
-
     def cleanup(self) -> None:
-        if self._relay is not None:
-            self._relay.stop()
-            self._relay = None
         try:  # the client is gone; make sure the container is too (a no-op after --rm)
             subprocess.run([self.docker, "rm", "--force", self.name], capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired):
             pass
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().cleanup()
 
 
 def reap_orphans(docker: str = "docker") -> None:

@@ -24,8 +24,31 @@ def _private_dir() -> Path:
     return path
 
 
-class LocalSandbox:
-    """`argv, env, cwd = box.command(argv, extra_env)`; `port = box.start_relay()`; `box.cleanup()`."""
+class RelayedSandbox:
+    """What every sandbox shares: a private directory holding the server's Unix socket, and
+    the loopback relay the harness reaches it through.
+
+    `argv, env, cwd = box.command(argv, extra_env)`; `port = box.start_relay()`; `box.cleanup()`."""
+
+    def __init__(self, config: SandboxConfig):
+        self.config = config
+        self.dir = _private_dir()
+        self.socket_path = str(self.dir / "server.sock")
+        self._relay: UnixRelay | None = None
+
+    def start_relay(self) -> int:
+        self._relay = UnixRelay(self.socket_path)
+        return self._relay.start()
+
+    def cleanup(self) -> None:
+        if self._relay is not None:
+            self._relay.stop()
+            self._relay = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class LocalSandbox(RelayedSandbox):
+    """The server in its own namespaces, behind the launcher that sets its limits."""
 
     def __init__(self, config: SandboxConfig):
         if not sys.platform.startswith("linux"):
@@ -35,10 +58,7 @@ class LocalSandbox:
                 f"the environment sandbox needs Linux namespaces (this is {sys.platform}); "
                 "pass --no-sandbox to run environment servers without isolation"
             )
-        self.config = config
-        self.dir = _private_dir()
-        self.socket_path = str(self.dir / "server.sock")
-        self._relay: UnixRelay | None = None
+        super().__init__(config)
 
     def command(self, argv: list[str], extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], str]:
         home, tmp, work = self.dir / "home", self.dir / "tmp", self.dir / "work"
@@ -55,13 +75,3 @@ class LocalSandbox:
             "--",
         ]
         return [*launcher, *argv, "--uds", self.socket_path], env, str(work)
-
-    def start_relay(self) -> int:
-        self._relay = UnixRelay(self.socket_path)
-        return self._relay.start()
-
-    def cleanup(self) -> None:
-        if self._relay is not None:
-            self._relay.stop()
-            self._relay = None
-        shutil.rmtree(self.dir, ignore_errors=True)
