@@ -66,6 +66,23 @@ def scrubbed_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+LOG_TAIL_BYTES = 64 * 1024  # how much of a log's end is read to find its last line
+
+
+def last_line(path: Path, limit: int = 300) -> str:
+    """The last non-blank line of a log (its first `limit` characters), reading only the
+    file's final LOG_TAIL_BYTES: a server may have written gigabytes."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - LOG_TAIL_BYTES))
+            tail = handle.read(LOG_TAIL_BYTES)
+    except OSError:
+        return ""
+    lines = [line for line in tail.decode("utf-8", errors="replace").splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else ""
+
+
 def describe_exit(code: int | None) -> str:
     if code is not None and code < 0:
         try:
@@ -160,10 +177,7 @@ class ServerProcess:
         raise InfraError(f"{self.name} did not answer {self.health_path} within {self.startup_timeout_s:.0f}s (log: {self.log_path})")
 
     def _last_log_line(self) -> str:
-        if not self.log_path.exists():
-            return ""
-        lines = [l for l in self.log_path.read_text(errors="replace").splitlines() if l.strip()]
-        return lines[-1][:300] if lines else ""
+        return last_line(self.log_path)
 
     def _fail_closed(self) -> None:
         """The sandbox could not be set up: say why in one line, never run unconfined."""
