@@ -22,13 +22,28 @@ class DataError(ValueError):
 
 
 def read_jsonl(path: Path) -> list[tuple[int, Any]]:
-    """(line number, parsed record) for every non-blank line; ValueError naming file:line."""
+    """(line number, parsed record) for every non-blank line; DataError naming file:line.
+
+    Read as bytes and decoded line by line, so a byte that is not UTF-8 is reported with its
+    line and column instead of a UnicodeDecodeError from the middle of the file."""
     rows = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with Path(path).open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = decode_line(path, number, raw)
             if line.strip():
                 try:
                     rows.append((number, json.loads(line)))
                 except json.JSONDecodeError as exc:
                     raise DataError(path, number, f"not valid JSON: {exc.msg}") from None
     return rows
+
+
+def decode_line(path: Path | str, number: int, raw: bytes) -> str:
+    """One line of a data file as text; a UTF-8 byte-order mark on the first line is dropped."""
+    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        byte = raw[exc.start]
+        raise DataError(path, number, f"not valid UTF-8 (byte 0x{byte:02x} at column {exc.start + 1})") from None

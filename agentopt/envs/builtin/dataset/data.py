@@ -28,6 +28,7 @@ def assign_split(record_id: str) -> str:
 
 def load_dataset(path: Path) -> dict[str, list[dict[str, Any]]]:
     tasks: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    seen: dict[str, int] = {}  # task id -> the line that first used it: ids key scores and the run journal
     for number, (line, record) in enumerate(read_jsonl(path), start=1):
         if not isinstance(record, dict):
             raise DataError(path, line, "record is not a JSON object")
@@ -36,6 +37,9 @@ def load_dataset(path: Path) -> dict[str, list[dict[str, Any]]]:
         record = dict(record)
         record.setdefault("id", f"{Path(path).stem}-{number}")  # the record's ordinal: unchanged by blank lines
         record["id"] = str(record["id"])
+        if record["id"] in seen:
+            raise DataError(path, line, f"task id {record['id']!r} already used on line {seen[record['id']]}")
+        seen[record["id"]] = line
         split = record.get("split") or assign_split(record["id"])
         if split not in tasks:
             raise DataError(path, line, f"split {split!r} is not one of {', '.join(SPLITS)}")
