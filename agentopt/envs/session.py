@@ -22,14 +22,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from agentopt.errors import EnvError, InfraError, Problem, UsageError, ValidationError
+from agentopt.errors import EnvError, InfraError, Problem, UsageError, ValidationError, one_line
 from agentopt.envs.builtin import BUILTIN_ENVS
 from agentopt.redact import redact
 from agentopt.sandbox import SandboxConfig
@@ -57,8 +59,8 @@ class EnvTarget:
 
 def parse_env(arg: str, sandbox: str = "local", sandbox_image: str | None = None) -> EnvTarget:
     SandboxConfig.from_env(sandbox)  # a bad mode or limit is a usage error before any launch
-    if arg.startswith(("http://", "https://", "ws://", "wss://")):
-        return EnvTarget(name="remote", url=arg.rstrip("/").replace("ws://", "http://").replace("wss://", "https://"))
+    if URL_SCHEME.match(arg):
+        return EnvTarget(name="remote", url=parse_env_url(arg))
     target = replace(_parse_launched(arg, sandbox), sandbox_image=sandbox_image)
     if sandbox == "docker":  # fail closed before anything starts: no engine, no server
         from agentopt.sandbox.docker import engine_problem, unavailable_message
@@ -67,6 +69,42 @@ def parse_env(arg: str, sandbox: str = "local", sandbox_image: str | None = None
         if problem is not None:
             raise InfraError(unavailable_message(problem))
     return target
+
+
+URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+
+
+def parse_env_url(arg: str) -> str:
+    """A running server's URL as the base the harness uses (`http(s)://host[:port][/path]`);
+    a malformed one is a usage error naming what is wrong."""
+    shown = re.sub(r"(//)[^/@]*@", r"\1***@", arg)  # never echo credentials
+
+    def bad(why: str) -> UsageError:
+        return UsageError(one_line(f"--env: invalid URL {shown!r}: {why}"))
+
+    try:
+        parts = urlsplit(arg)
+        port = parts.port  # a non-numeric or out-of-range port raises here
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    scheme = _SCHEMES.get(parts.scheme.lower())
+    if scheme is None:
+        raise bad(f"unsupported scheme {parts.scheme!r}: use http://, https://, ws:// or wss://")
+    if not parts.hostname:
+        raise bad("no host")
+    if port == 0:
+        raise bad("port 0")
+    if any(c.isspace() or not c.isprintable() for c in arg):
+        raise bad("it contains a space or a control character")
+    if parts.query or parts.fragment or arg.endswith(("?", "#")):
+        raise bad("a server's base URL takes no query or fragment")
+    url = urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise bad(str(exc)) from None
+    return url
 
 
 def _parse_launched(arg: str, sandbox: str) -> EnvTarget:
