@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -125,13 +126,22 @@ def run_optimize(
     agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig, sandbox: str = "local", retry_errors: bool = False,
     sandbox_image: str | None = None,
 ) -> int:
-    console = Console(highlight=False)
     if retry_errors and resume is None:
         raise UsageError("--retry-errors goes with --resume RUN_DIR: it plays that run's infrastructure-error episodes again")
+    with ExitStack() as held:  # the run folder's lock, from before its first read to the last write
+        return _optimize(held, agent, rubric, env, resume, runs_dir, config, sandbox, retry_errors, sandbox_image)
+
+
+def _optimize(
+    held: ExitStack, agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path,
+    config: RunConfig, sandbox: str, retry_errors: bool, sandbox_image: str | None,
+) -> int:
+    console = Console(highlight=False)
     if resume is not None:
         if not (resume / RUN_OPTIONS).exists():
             raise UsageError(f"--resume: {resume} is not an agentopt run folder (no {RUN_OPTIONS})")
         run = RunFolder(resume)
+        held.enter_context(run.locked())  # a second writer on this folder stops here: one line, exit 2
         config, env = resume_options(run, config.budget)
         agent, rubric = run.path / "inputs" / "agent.yaml", run.path / "inputs" / "rubric.yaml"
         spec = load_candidate_spec(run.path / "candidates" / "c0")  # the baseline exactly as it started, skills included
@@ -144,6 +154,7 @@ def run_optimize(
     target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image)  # --sandbox is per invocation, not saved for --resume
     if resume is None:
         run = RunFolder.create(runs_dir, "run", spec.name)
+        held.enter_context(run.locked())
         run.snapshot(agent, "agent.yaml")
         run.snapshot(rubric, "rubric.yaml")
         save_spec(spec, run.path / "candidates" / "c0")

@@ -11,13 +11,17 @@ import json
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from agentopt.errors import InfraError, UsageError
+
 TRACES = "traces.jsonl"
 SUMMARY = "summary.json"
 REPORT = "report.md"
+LOCK = ".lock"
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -53,6 +57,40 @@ class RunFolder:
             path = base.with_name(f"{base.name}-{n}")
         (path / "logs").mkdir(parents=True)
         return cls(path)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's exclusive lock for the block: one writer per run folder.
+
+        `flock` on `RUN/.lock`, never waiting: a second `run --resume` on a folder in use gets
+        a UsageError naming the holder's pid. The kernel drops the lock when the holder exits,
+        however it exits (kill -9 included), so a stale `.lock` file never blocks anyone."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            yield
+            return
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InfraError(f"cannot lock the run folder {self.path}: {exc.strerror or exc}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                pid = holder if holder.isdigit() else "unknown"
+                raise UsageError(f"{self.path} is in use by another agentopt process (pid {pid})") from None
+            except OSError as exc:
+                raise InfraError(f"cannot lock the run folder {self.path}: {exc.strerror or exc}") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)  # still ours: a reader never sees an old pid as the holder
+        finally:
+            os.close(fd)  # releases the lock
 
     @property
     def logs(self) -> Path:
