@@ -14,24 +14,38 @@ import socket
 import threading
 
 CHUNK = 256 * 1024
+CLOSE_GRACE_S = 1.0  # how long a closing connection may take to flush before it is aborted
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until the reading side ends (EOF, reset, any error) or the writing side fails."""
     try:
         while True:
             data = await reader.read(CHUNK)
             if not data:
-                break
+                return
             writer.write(data)
             await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError, asyncio.CancelledError):
-        pass
+    except (ConnectionError, OSError):
+        return
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close one side: flush what is buffered (a server's last answer), abort if it hangs."""
+    writer.close()
+    try:
+        async with asyncio.timeout(CLOSE_GRACE_S):
+            await writer.wait_closed()
+    except (TimeoutError, ConnectionError, OSError):
+        writer.transport.abort()
 
 
 class UnixRelay:
-    """`port = UnixRelay(path).start()`; `stop()` closes the port and every connection."""
+    """`port = UnixRelay(path).start()`; `stop()` closes the port and every connection.
+
+    A connection lives as long as both of its sides: when either ends (EOF, a reset by a
+    server that died with unread bytes, any error), both are closed at once, so a client
+    never waits out its own timeout on a dead server."""
 
     def __init__(self, socket_path: str, host: str = "127.0.0.1"):
         self.socket_path = socket_path
@@ -40,7 +54,7 @@ class UnixRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task] = set()
 
     def start(self) -> int:
         ready = threading.Event()
@@ -56,6 +70,7 @@ class UnixRelay:
             except BaseException as exc:  # noqa: BLE001 - reported to start()
                 failure.append(exc)
                 ready.set()
+                loop.close()
                 return
             ready.set()
             loop.run_forever()
@@ -71,21 +86,33 @@ class UnixRelay:
         return self.port
 
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await self._relay(client_reader, client_writer)
+        finally:
+            self._handlers.discard(task)
+            if not client_writer.transport.is_closing():  # cancelled before the relay began
+                client_writer.transport.abort()
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
             server_reader, server_writer = await asyncio.open_unix_connection(self.socket_path, limit=CHUNK)
         except OSError:
-            client_writer.close()  # not up yet, or gone: the client sees a closed connection
+            await _close(client_writer)  # not up yet, or gone: the client sees a closed connection
             return
         sock = client_writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._writers.update((client_writer, server_writer))
+        pipes = [asyncio.create_task(_pipe(client_reader, server_writer)), asyncio.create_task(_pipe(server_reader, client_writer))]
         try:
-            await asyncio.gather(_pipe(client_reader, server_writer), _pipe(server_reader, client_writer))
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)  # either side ended: end both
         finally:
-            for writer in (client_writer, server_writer):
-                self._writers.discard(writer)
-                writer.close()
+            for pipe in pipes:
+                pipe.cancel()
+            await asyncio.gather(*pipes, return_exceptions=True)
+            await asyncio.gather(_close(client_writer), _close(server_writer), return_exceptions=True)
 
     def stop(self) -> None:
         loop, self._loop = self._loop, None
@@ -95,8 +122,10 @@ class UnixRelay:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
-            for writer in list(self._writers):
-                writer.close()
+            handlers = list(self._handlers)
+            for handler in handlers:
+                handler.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)  # each closes its connection
             loop.stop()
 
         try:
