@@ -15,6 +15,7 @@ import yaml
 
 from agentopt.spec.agent import AgentSpec, Skill
 from agentopt.spec.load import agent_to_yaml, load_agent
+from agentopt.store.run import safe_name
 
 
 def skill_markdown(skill: Skill) -> str:
@@ -27,10 +28,26 @@ def portable(spec: AgentSpec) -> AgentSpec:
 
     A skill the search switched off also leaves this spec's search space, so the file
     loads on its own (the run itself takes its search space from the baseline)."""
-    skills = tuple(replace(s, path=f"skills/{s.name}.md") for s in spec.skills)
+    skills = tuple(replace(s, path=f"skills/{file}.md") for s, file in zip(spec.skills, skill_files(spec.skills)))
     names = {s.name for s in skills}
     space = replace(spec.optimize.search_space, skills=tuple(n for n in spec.optimize.search_space.skills if n in names))
     return replace(spec, skills=skills, system_prompt_file=None, optimize=replace(spec.optimize, search_space=space), source="")
+
+
+def skill_files(skills: tuple[Skill, ...]) -> list[str]:
+    """Each skill's file name (without `.md`): its name made safe (`store.run.safe_name`), so a
+    name such as `../../x` written by a user or a mutator never leaves `skills/`; two names
+    that give the same file (also differing only in case) get `-2`, `-3`, ..."""
+    files, taken = [], set()
+    for skill in skills:
+        base = safe_name(skill.name, "skill")
+        file, n = base, 1
+        while file.lower() in taken:
+            n += 1
+            file = f"{base}-{n}"
+        taken.add(file.lower())
+        files.append(file)
+    return files
 
 
 def save_spec(spec: AgentSpec, folder: Path) -> Path:

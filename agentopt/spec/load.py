@@ -268,10 +268,18 @@ def _skill(source: Source, field: str, path: str) -> tuple[Skill | None, list[Pr
             problems.append(front.problem(key, "missing or empty in the front matter"))
         elif key == "description" and "\n" in value.strip():
             problems.append(front.problem(key, "must be one line"))
+        elif key == "name" and not _plain_name(value.strip()):
+            message = "must be a plain name (no '/', '\\', control characters or leading '.'): it names the skill's file"
+            problems.append(front.problem(key, message))
     if problems:
         return None, problems
     body = "".join(lines[closing + 1:]).strip()
     return Skill(meta["name"].strip(), meta["description"].strip(), body, path), []
+
+
+def _plain_name(name: str) -> bool:
+    """A skill name that can be a file name as written: saved specs write `skills/<name>.md`."""
+    return not name.startswith(".") and not any(c in "/\\" or ord(c) < 32 or ord(c) == 127 for c in name)
 
 
 def _search_space(source: Source, data: dict[str, Any], skills: list[Skill], skills_ok: bool) -> list[Problem]:

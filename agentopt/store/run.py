@@ -39,8 +39,16 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 continue
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-") or "run"
+MAX_NAME_CHARS = 80
+
+
+def safe_name(text: str, fallback: str = "unnamed") -> str:
+    """`text` made into ONE plain file name, for every name a user or a model chose (agent,
+    skill) that becomes part of a path: letters, digits, `_`, `.` and `-` only (so no `/`,
+    `\\`, NUL or control character), never starting with `.` (no `..`, no hidden file),
+    at most MAX_NAME_CHARS characters; `fallback` when nothing is left."""
+    slug = re.sub(r"[^\w.-]+", "-", text).strip("-.")
+    return slug[:MAX_NAME_CHARS].rstrip("-.") or fallback
 
 
 class RunFolder:
@@ -50,7 +58,7 @@ class RunFolder:
     @classmethod
     def create(cls, root: Path, kind: str, name: str) -> "RunFolder":
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        base = Path(root) / f"{stamp}-{kind}-{_slug(name)}"
+        base = Path(root) / f"{stamp}-{kind}-{safe_name(name, 'run')}"
         path, n = base, 1
         while path.exists():
             n += 1
