@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentopt.errors import EnvError, ProviderError, ValidationError
@@ -30,6 +30,14 @@ from agentopt.spec.agent import AgentSpec
 from agentopt.trace import ToolCall, Trace
 
 FINAL_ANSWER = "final_answer"
+
+
+def cap_observation(text: str, limit: int | None) -> str:
+    """A tool result as the model sees it (and the trace keeps it): at most `limit`
+    characters, then a note the model can read saying it was cut and how long it was."""
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[agentopt: output cut at {limit} of {len(text)} characters]"
 
 
 @dataclass(frozen=True)
@@ -283,6 +291,12 @@ class _Runner:
             self.ep.calls.append(ToolCall(name=name, arguments=arguments, result=body, error=None if body else text))
             return text, False
         outcome = await self.session.call_tool(name, arguments)
+        limit = self.spec.loop.max_observation_chars
+        outcome = replace(
+            outcome,
+            text=cap_observation(outcome.text, limit),
+            error=None if outcome.error is None else cap_observation(outcome.error, limit),
+        )
         self.ep.calls.append(
             ToolCall(
                 name=name,

@@ -61,6 +61,7 @@ class LoopSettings:
     skills: str = "inline"  # inline: bodies in the system prompt; on_demand: a load_skill tool
     example_pick: str = "first"  # first: examples in order; similar: those most like the task input
     examples_shown: int | None = None  # how many examples a prompt shows; None = all
+    max_observation_chars: int | None = 20_000  # longest tool result the model sees and the trace keeps; None = no cap
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,9 @@ LOOP = _object(
                                default="first"),
         "examples_shown": _field(["integer", "null"], "How many examples a prompt shows; null for all.",
                                  minimum=0, default=None),
+        "max_observation_chars": _field(["integer", "null"], "Longest tool result, in characters, the model sees "
+                                        "and the trace keeps; a longer one is cut and ends with a note saying so. "
+                                        "null for no limit.", minimum=1, default=20000),
     },
 )
 
