@@ -46,12 +46,19 @@ def _usage(message: str) -> AgentoptError:
 
 @app.command()
 def validate(files: list[Path] = typer.Argument(..., help="Agent specs and rubrics to check.")) -> None:
-    """Check agent specs and rubrics; print one `file:line:col: field: problem` line per mistake."""
+    """Check agent specs and rubrics; print one `file:line:col: field: problem` line per mistake.
+
+    Risks that are not mistakes (a regex with nested quantifiers) print as
+    `file:line:col: warning: field: ...` lines and leave the exit code alone."""
     from rich.console import Console
 
-    from agentopt.spec.load import validate_files
+    from agentopt.spec.load import format_warning, validate_files, warnings_in_files
 
-    problems = validate_files([str(f) for f in files])
+    paths = [str(f) for f in files]
+    problems = validate_files(paths)
+    warn = Console(stderr=True, highlight=False, soft_wrap=True)
+    for warning in warnings_in_files(paths):
+        warn.print(format_warning(warning), markup=False)
     if problems:
         _fail(ValidationError(problems))
     Console(highlight=False).print(f"[green]ok[/green]: {len(files)} file(s) valid")

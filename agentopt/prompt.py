@@ -11,23 +11,30 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 
 from agentopt.errors import ValidationError
 from agentopt.retrieval import shown_examples
+from agentopt.scoring.templating import TemplateLimitError, render_limited
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.load import problem_at
 
-_JINJA = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
 LOAD_SKILL = "load_skill"
 
 
 def render_template(spec: AgentSpec, variables: dict[str, Any]) -> str:
+    """The spec's system prompt rendered with `variables`, within the template limits.
+
+    A template that cannot render (a variable the environment does not give) is a
+    ValidationError; one past a time or size limit is a TemplateLimitError naming the
+    field, which fails the episode, not the run (the optimizer writes prompts too)."""
+    field = "system_prompt_file" if spec.system_prompt_file else "system_prompt"
     try:
-        return _JINJA.from_string(spec.system_prompt).render(**variables)
+        return render_limited(spec.system_prompt, variables)
+    except TemplateLimitError as exc:
+        where = str(problem_at(spec.source, field, str(exc))) if spec.source else f"{field}: {exc}"
+        raise TemplateLimitError(where) from None
     except TemplateError as exc:
-        field = "system_prompt_file" if spec.system_prompt_file else "system_prompt"
         known = ", ".join(sorted(variables)) or "none"
         raise ValidationError(problem_at(spec.source, field, f"cannot render: {exc} (the environment provides: {known})")) from None
 

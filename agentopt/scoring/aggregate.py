@@ -11,9 +11,8 @@ import random
 from statistics import fmean
 
 from agentopt.errors import ProviderError
-from agentopt.scoring.base import CheckContext, get_check
+from agentopt.scoring.base import CheckContext, CheckError, get_check
 from agentopt.scoring.result import CriterionScore, CriterionSummary, EpisodeScore, SplitSummary
-from agentopt.scoring.templating import TemplateRenderError
 from agentopt.spec.rubric import Criterion, Rubric
 from agentopt.trace import Trace
 
@@ -29,7 +28,7 @@ async def score_trace(trace: Trace, rubric: Rubric, ctx: CheckContext) -> Episod
     for criterion in rubric.criteria:
         try:
             result = await get_check(criterion.check).score(trace, criterion.params, ctx)
-        except (ProviderError, TemplateRenderError) as exc:
+        except (ProviderError, CheckError) as exc:  # e.g. a template failed, a regex ran out of time
             return _errored(trace, f"criterion {criterion.id!r}: {exc}")
         passed = result.score >= criterion.pass_at
         criteria.append(CriterionScore(criterion.id, result.score, passed, result.feedback, result.details))

@@ -13,8 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from agentopt.errors import AgentoptError
 from agentopt.models.types import ChatModel
 from agentopt.trace import Trace
+
+
+class CheckError(AgentoptError):
+    """A check could not score a trace (a template failed, a regex ran out of time).
+
+    The episode's score becomes an error naming the criterion; the run goes on."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,10 @@ class Check:
 
     def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
         """Problems the schema cannot see, as (field, message) pairs. Default: none."""
+        return []
+
+    def warnings(self, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """Risks worth a warning that do not make the check wrong, as (field, message) pairs."""
         return []
 
     async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:

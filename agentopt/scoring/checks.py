@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any, ClassVar
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.exceptions import ValidationError as SchemaViolation
 
+from agentopt.scoring import safe_regex
 from agentopt.scoring.base import Check, CheckContext, CheckResult, register
 from agentopt.scoring.targets import TARGET_HELP, TEXT_TARGETS, as_text, select, select_value, validate_target
 from agentopt.scoring.templating import render, template_problem
@@ -132,11 +133,7 @@ def found_and_missing(values: list[str], texts: list[str], case_sensitive: bool)
 
 
 def regex_problem(pattern: Any) -> str | None:
-    try:
-        re.compile(pattern)
-    except (re.error, TypeError) as exc:
-        return f"regex does not compile: {exc}"
-    return None
+    return safe_regex.compile_problem(pattern)
 
 
 def _strings(value: Any, path: str):
@@ -172,6 +169,15 @@ class BuiltinCheck(Check):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 problems.append((name, "must be a whole number of at least 1"))
         return problems
+
+    def warnings(self, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """Regexes that can backtrack catastrophically (scoring stops them, but they cost a second each)."""
+        found = []
+        for name in self.regex_fields:
+            for path, text in _strings(params.get(name), name):
+                if warning := safe_regex.nested_quantifier(text):
+                    found.append((path, warning))
+        return found
 
 
 # --- the checks --------------------------------------------------------------------
@@ -257,7 +263,7 @@ class NotContains(BuiltinCheck):
         return verdict(True, f"{target} contains none of {quote_all(values)}.", found=[])
 
 
-FLAGS = {"ignorecase": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL}
+FLAGS = {"ignorecase": safe_regex.IGNORECASE, "multiline": safe_regex.MULTILINE, "dotall": safe_regex.DOTALL}
 
 
 @register
@@ -267,7 +273,10 @@ class Regex(BuiltinCheck):
     params_schema = fields_schema(
         {
             "target": TARGET,
-            "pattern": {"type": "string", "description": "A Python regular expression, searched anywhere."},
+            "pattern": {
+                "type": "string",
+                "description": "A Python regular expression, searched anywhere (at most 1 s per trace).",
+            },
             "flags": {
                 "type": "array",
                 "items": {"enum": list(FLAGS)},
@@ -288,9 +297,9 @@ class Regex(BuiltinCheck):
         flags = 0
         for flag in params.get("flags", []):
             flags |= FLAGS[flag]
-        compiled = re.compile(pattern, flags)
+        matcher = safe_regex.Matcher()
         for text in texts:
-            if match := compiled.search(text):
+            if match := matcher.search(pattern, text, flags):
                 return verdict(True, f"{target} matches /{shorten(pattern)}/ at {quote(match.group(0))}.")
         return verdict(False, f"{target} does not match /{shorten(pattern)}/.")
 
@@ -347,13 +356,51 @@ class JsonSchema(BuiltinCheck):
                 instance = json.loads(instance)
             except ValueError:
                 return verdict(False, f"{target} is not valid JSON.")
-        validator = Draft202012Validator(params["schema"], format_checker=Draft202012Validator.FORMAT_CHECKER)
+        validator = _timed_validator(safe_regex.Matcher())(
+            params["schema"], format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
         error = best_match(validator.iter_errors(instance))
         if error is None:
             return verdict(True, f"{target} matches the schema.")
         where = target + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         feedback = f"{where} does not match the schema: {shorten(error.message, 2 * FEEDBACK_CHARS)}."
         return verdict(False, feedback, error=error.message, path=list(error.absolute_path))
+
+
+def _timed_validator(matcher: safe_regex.Matcher) -> Any:
+    """Draft 2020-12 with the schema's own regexes (`pattern`, `patternProperties`) under the time limit."""
+    plain_additional = Draft202012Validator.VALIDATORS["additionalProperties"]
+
+    def pattern(validator: Any, regex: str, instance: Any, schema: dict[str, Any]) -> Any:
+        if validator.is_type(instance, "string") and not matcher.search(regex, instance):
+            yield SchemaViolation(f"{instance!r} does not match {regex!r}")
+
+    def pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: dict[str, Any]) -> Any:
+        if not validator.is_type(instance, "object"):
+            return
+        for regex, subschema in patterns.items():
+            for key, value in instance.items():
+                if matcher.search(regex, key):
+                    yield from validator.descend(value, subschema, path=key, schema_path=regex)
+
+    def additional_properties(validator: Any, allowed: Any, instance: Any, schema: dict[str, Any]) -> Any:
+        patterns = schema.get("patternProperties")
+        if not patterns or not validator.is_type(instance, "object"):
+            yield from plain_additional(validator, allowed, instance, schema)
+            return
+        named = schema.get("properties", {})
+        extras = [k for k in instance if k not in named and not any(matcher.search(r, k) for r in patterns)]
+        if validator.is_type(allowed, "object"):
+            for extra in extras:
+                yield from validator.descend(instance[extra], allowed, path=extra)
+        elif not allowed and extras:
+            shown = ", ".join(repr(extra) for extra in sorted(extras))
+            yield SchemaViolation(f"{shown} do(es) not match any of the regexes: {', '.join(map(repr, sorted(patterns)))}")
+
+    return validators.extend(
+        Draft202012Validator,
+        {"pattern": pattern, "patternProperties": pattern_properties, "additionalProperties": additional_properties},
+    )
 
 
 def calls_of(trace: Trace, tool: str) -> list[ToolCall]:
@@ -428,7 +475,8 @@ class ToolArgs(BuiltinCheck):
             return verdict(False, f"{tool} was never called.")
         expected = render(params.get("args", {}), trace)
         patterns = params.get("args_regex", {})
-        differences = [self._differences(call, expected, patterns) for call in calls]
+        matcher = safe_regex.Matcher()
+        differences = [self._differences(call, expected, patterns, matcher) for call in calls]
         best = min(range(len(calls)), key=lambda i: len(differences[i]))
         if not differences[best]:
             return verdict(True, f"{tool} call {best + 1} of {len(calls)} had the expected arguments.", call=best)
@@ -438,7 +486,9 @@ class ToolArgs(BuiltinCheck):
         return verdict(False, f"In {which}, {first}{more}.", call=best, differences=differences[best])
 
     @staticmethod
-    def _differences(call: ToolCall, expected: dict[str, Any], patterns: dict[str, str]) -> list[str]:
+    def _differences(
+        call: ToolCall, expected: dict[str, Any], patterns: dict[str, str], matcher: safe_regex.Matcher
+    ) -> list[str]:
         differences = []
         for name in dict.fromkeys([*expected, *patterns]):
             if name not in call.arguments:
@@ -447,7 +497,7 @@ class ToolArgs(BuiltinCheck):
             got = call.arguments[name]
             if name in expected and not same_value(got, expected[name]):
                 differences.append(f"{name} was {quote(got)}, expected {quote(expected[name])}")
-            elif name in patterns and not re.search(patterns[name], as_text(got)):
+            elif name in patterns and not matcher.search(patterns[name], as_text(got)):
                 differences.append(f"{name} was {quote(got)}, which does not match /{shorten(patterns[name])}/")
         return differences
 

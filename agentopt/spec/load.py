@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from agentopt.errors import Problem, ValidationError
+from agentopt.errors import Problem, ValidationError, one_line
 from agentopt.scoring import base
 from agentopt.spec import schema as schemas
 from agentopt.spec import yaml_source
@@ -48,6 +48,18 @@ def validate_file(path: str) -> list[Problem]:
 
 def validate_files(paths: Iterable[str]) -> list[Problem]:
     return [problem for path in paths for problem in validate_file(path)]
+
+
+def warnings_in_files(paths: Iterable[str]) -> list[Problem]:
+    """What is risky but not wrong (a rubric regex that can backtrack catastrophically), located like problems."""
+    return [warning for path in paths for warning in _rubric_warnings(yaml_source.read(path))]
+
+
+def format_warning(warning: Problem) -> str:
+    """`file:line:col: warning: field: message`, one line."""
+    where = f"{warning.file}:{warning.line}:{warning.column}" if warning.line else warning.file
+    field = f"{warning.field}: " if warning.field else ""
+    return one_line(f"{where}: warning: {field}{warning.message}")
 
 
 def problem_at(file: str, field: str, message: str) -> Problem:
@@ -386,6 +398,24 @@ def _check_problems(source: Source, path: str, check: dict[str, Any], checks: di
     except OverflowError as err:  # e.g. a regex repeat count such as `a{99999999999}`
         found = [("", f"a number in it is too large: {err}")]
     return [source.problem(yaml_source.join(path, field) if field else path, message) for field, message in found]
+
+
+def _rubric_warnings(source: Source) -> list[Problem]:
+    if not isinstance(source.data, dict) or "criteria" not in source.data:
+        return []
+    checks = base.all_checks()
+    found = []
+    for i, criterion in enumerate(_list(source.data, "criteria")):
+        check, path = _mapping(criterion, "check"), f"criteria[{i}].check"
+        name = check.get("type")
+        if not isinstance(name, str) or name not in checks:
+            continue  # validate reports it as a problem
+        try:
+            pairs = checks[name].warnings(_params(check))
+        except Exception:  # noqa: BLE001 - a warning is advice: a value it cannot read is validate's to report
+            continue
+        found += [source.problem(yaml_source.join(path, field) if field else path, message) for field, message in pairs]
+    return found
 
 
 def _params(check: dict[str, Any]) -> dict[str, Any]:
