@@ -51,3 +51,25 @@ def test_eval_with_a_redos_rubric_finishes_and_writes_its_report(tmp_path: Path)
         assert record["trace"]["error"] is None  # the episode itself ran: `self` in the data is fine
         assert record["score"]["error"] == "criterion 'shape': regex '^(a|aa)+$' took longer than 1 s on 41 characters"
     assert "Traceback" not in result.stderr
+
+
+def test_eval_with_a_nested_loop_system_prompt_errors_each_episode_and_finishes(tmp_path: Path, qa_dataset, qa_rubric):
+    loops = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}Answer {{ input }}"
+    with ScriptedLLM(answers_evil) as llm:
+        agent = scripted_agent(tmp_path, llm.url)
+        agent.write_text(agent.read_text().replace("system_prompt: Answer the question with a word.",
+                                                   f"system_prompt: '{loops}'"), encoding="utf-8")
+        start = time.monotonic()
+        result = run_cli("eval", str(agent), "--rubric", str(qa_rubric), "--env", f"dataset:{qa_dataset}",
+                         "--runs-dir", "runs", cwd=tmp_path, timeout=120)
+        took = time.monotonic() - start
+        assert llm.requests == []  # no episode got as far as the model
+    assert took < 60, took
+    assert result.returncode == 3, result.stdout + result.stderr
+    (run,) = sorted((tmp_path / "runs").iterdir())
+    assert (run / "report.md").exists()
+    records = [json.loads(line) for line in (run / "traces.jsonl").read_text().splitlines()]
+    assert len(records) == 4
+    for record in records:
+        assert f"{agent}:6:1: system_prompt: template rendering took longer than 2 s" in record["trace"]["error"]
+    assert "Traceback" not in result.stderr
