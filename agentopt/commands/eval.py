@@ -13,6 +13,7 @@ from agentopt.envs.session import parse_env
 from agentopt.errors import InfraError
 from agentopt.evaluate import EvalConfig, default_cache_path, evaluate, summary_dict
 from agentopt.gate import check_gate
+from agentopt.redact import redact_url, redacted_errors
 from agentopt.spec.load import load_agent, load_rubric
 from agentopt.store.junit import write_junit
 from agentopt.store.report import fmt, headline, pct, render_report, summary_markdown
@@ -28,6 +29,7 @@ def criteria_table(summary: dict) -> Table:
     return table
 
 
+@redacted_errors()
 def run_eval(
     agent: Path, rubric: Path, env: str, split: str, episodes: int | None, concurrency: int,
     min_score: float | None, baseline: Path | None, max_drop: float, junit: Path | None,
@@ -45,7 +47,7 @@ def run_eval(
     run.snapshot(rubric, "rubric.yaml")
     config = EvalConfig(split=split, episodes=episodes, concurrency=concurrency, cache_path=default_cache_path() if use_cache else None)
 
-    console.print(f"Evaluating [bold]{spec.name}[/bold] ({spec.model}) on [bold]{target.label}[/bold], split {split}")
+    console.print(f"Evaluating [bold]{spec.name}[/bold] ({spec.model}) on [bold]{redact_url(target.label)}[/bold], split {split}")
     console.print(f"Run folder: {run.path}")
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("mean {task.fields[mean]}"),
@@ -65,6 +67,7 @@ def run_eval(
         result = evaluate(spec, rules, target, run, config, on_start=on_start, on_episode=on_episode)
 
     summary = summary_dict(result, spec, rules)
+    summary["env"] = redact_url(summary["env"])  # the URL still connects; what is written has no credentials
     summary["gate"] = check_gate(result.summary.mean, min_score, baseline, max_drop)
     run.write_json(SUMMARY, summary)
     run.write_text(REPORT, render_report(summary, run.episodes()))

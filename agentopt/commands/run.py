@@ -20,6 +20,7 @@ from agentopt.optimize.artifacts import best_skill, load_candidate_spec, save_sp
 from agentopt.optimize.budget import Budget
 from agentopt.optimize.journal import CANDIDATES
 from agentopt.optimize.loop import Optimizer, RunConfig, RunResult
+from agentopt.redact import HIDDEN, redact_url, redacted_errors
 from agentopt.spec.load import load_agent, load_rubric
 from agentopt.store.html_report import headline as report_headline
 from agentopt.store.html_report import render_html_report, render_run_markdown
@@ -114,12 +115,34 @@ def render_reports(run: RunFolder) -> Path:
     return run.write_text("report.html", render_html_report(summary, candidates, diff, skill))
 
 
-def resume_options(run: RunFolder, budget: Budget) -> tuple[RunConfig, str]:
-    """The resumed run's saved settings; budget limits given on the command line replace theirs."""
+def saved_options(env: str, config: RunConfig) -> dict[str, Any]:
+    """run_options.json: the run's settings for --resume, URL credentials left out (`redact_url`)."""
+    options = config.to_dict()
+    options["storage"] = redact_url(config.storage)
+    return {"env": redact_url(env), "config": options}
+
+
+def resume_options(run: RunFolder, budget: Budget, env: str | None = None, storage: str | None = None) -> tuple[RunConfig, str]:
+    """The resumed run's saved settings; budget limits given on the command line replace theirs.
+
+    A URL saved without its credentials (`--env`, `--storage`) needs them again: the same
+    option on the command line, with the same URL once redacted, gives them back."""
     saved = json.loads((run.path / RUN_OPTIONS).read_text(encoding="utf-8"))
     config = RunConfig.from_dict(saved["config"])
     given = {k: v for k, v in asdict(budget).items() if v is not None}
-    return replace(config, budget=replace(config.budget, **given)), saved["env"]
+    env = _with_credentials("--env", saved["env"], env)
+    config = replace(config, budget=replace(config.budget, **given), storage=_with_credentials("--storage", config.storage, storage))
+    return config, env
+
+
+def _with_credentials(option: str, saved: str | None, given: str | None) -> str | None:
+    if given is None:
+        if saved and HIDDEN in saved:
+            raise UsageError(f"--resume: the run's {option} had credentials, which are not saved: give {option} {saved} again, with them")
+        return saved
+    if redact_url(given) != saved:
+        raise UsageError(f"--resume: {option} {redact_url(given)} is not the run's ({saved}): a resumed run keeps its {option}")
+    return given
 
 
 def run_optimize(
@@ -128,7 +151,7 @@ def run_optimize(
 ) -> int:
     if retry_errors and resume is None:
         raise UsageError("--retry-errors goes with --resume RUN_DIR: it plays that run's infrastructure-error episodes again")
-    with ExitStack() as held:  # the run folder's lock, from before its first read to the last write
+    with redacted_errors(), ExitStack() as held:  # the run folder's lock, from before its first read to the last write
         return _optimize(held, agent, rubric, env, resume, runs_dir, config, sandbox, retry_errors, sandbox_image)
 
 
@@ -142,7 +165,7 @@ def _optimize(
             raise UsageError(f"--resume: {resume} is not an agentopt run folder (no {RUN_OPTIONS})")
         run = RunFolder(resume)
         held.enter_context(run.locked())  # a second writer on this folder stops here: one line, exit 2
-        config, env = resume_options(run, config.budget)
+        config, env = resume_options(run, config.budget, env, config.storage)
         agent, rubric = run.path / "inputs" / "agent.yaml", run.path / "inputs" / "rubric.yaml"
         spec = load_candidate_spec(run.path / "candidates" / "c0")  # the baseline exactly as it started, skills included
     else:
@@ -158,9 +181,9 @@ def _optimize(
         run.snapshot(agent, "agent.yaml")
         run.snapshot(rubric, "rubric.yaml")
         save_spec(spec, run.path / "candidates" / "c0")
-        run.write_json(RUN_OPTIONS, {"agent_file": str(Path(agent).resolve()), "env": env, "config": config.to_dict()})
+        run.write_json(RUN_OPTIONS, {"agent_file": str(Path(agent).resolve()), **saved_options(env, config)})
 
-    console.print(f"Optimizing [bold]{spec.name}[/bold] ({spec.model}) on [bold]{target.label}[/bold]; mutator {config.mutator_model}")
+    console.print(f"Optimizing [bold]{spec.name}[/bold] ({spec.model}) on [bold]{redact_url(target.label)}[/bold]; mutator {config.mutator_model}")
     console.print(f"Run folder: {run.path}  (touch {run.path / 'STOP'} to stop cleanly; --resume {run.path} to continue)")
     if config.mutator_model == rules.judge_model and any(c.check == "llm_judge" for c in rules.criteria):
         console.print("[yellow]warning:[/yellow] the mutator and the judge are the same model: it may learn to please itself")
@@ -179,7 +202,7 @@ def _optimize(
             return 130
     if not console.is_terminal:
         console.line()  # rich leaves a non-terminal Live's last line open: end it before the summary
-    summary = run_summary(result, Path(agent), rules, target.label, config, time.monotonic() - started, optimizer.evaluator.usage)
+    summary = run_summary(result, Path(agent), rules, redact_url(target.label), config, time.monotonic() - started, optimizer.evaluator.usage)
     write_outputs(run, summary, result)
     if retry_errors:
         console.print(f"retried {optimizer.retried} episode(s) that had hit infrastructure errors")

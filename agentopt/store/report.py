@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from agentopt.redact import redact_url  # also when re-rendering a run written before URLs were redacted
+
 MAX_FAILURES_SHOWN = 20
 
 
@@ -58,7 +60,7 @@ def failures_section(episodes: Iterable[dict[str, Any]]) -> str:
 def summary_markdown(summary: dict[str, Any]) -> str:
     """The short form: for the terminal's CI summary (GITHUB_STEP_SUMMARY) and the report's top."""
     return (
-        f"### agentopt eval: {summary['agent']} on {summary['env']}\n\n"
+        f"### agentopt eval: {summary['agent']} on {redact_url(summary['env'])}\n\n"
         f"{headline(summary)}\n\n{criteria_table(summary)}\n\n{gate_section(summary.get('gate'))}"
     )
 
@@ -69,7 +71,7 @@ def render_report(summary: dict[str, Any], episodes: Iterable[dict[str, Any]]) -
         f"# Evaluation of `{summary['agent']}`\n\n"
         f"- agent: `{summary['agent_file']}` (model `{summary['model']}`)\n"
         f"- rubric: `{summary['rubric_file']}`\n"
-        f"- environment: `{summary['env']}`, split `{summary['split']}`\n"
+        f"- environment: `{redact_url(summary['env'])}`, split `{summary['split']}`\n"
         f"- model calls: {usage['calls']} ({usage['cached']} from cache), "
         f"tokens: {usage['prompt_tokens'] + usage['completion_tokens']}, cost: ${usage['cost_usd']:.4f}, "
         f"wall time: {summary['wall_s']:.1f}s\n\n"
