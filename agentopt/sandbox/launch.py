@@ -1,20 +1,26 @@
 """The launcher in front of a sandboxed environment server (Linux only).
 
-    python -m agentopt.sandbox.launch --memory-mb M --cpu-s C --nproc N --fsize-mb F -- ARGV...
+    python -I -S .../agentopt/sandbox/launch.py --memory-mb M --cpu-s C --nproc N --fsize-mb F \
+        --root-plan JSON -- ARGV...
 
+It is started by its file path in an isolated interpreter (`-I -S`: no PYTHONPATH, no
+site-packages, no `.pth` files, not even its own folder on the import path), so nothing on
+the host that an environment could have written runs before the confinement is in place.
 It runs as the server's parent and does, in order:
 
 1. enter new user, network and PID namespaces (`unshare(2)`): the user namespace maps
    only our own uid and gid, so the server has no capability outside it (it cannot
    re-enter the host's network namespace or read other processes' environments); the
    network namespace has no interface but a loopback that is down, so there is no
-   network at all; the PID namespace makes the host's processes unreachable by signal;
-   in its own mount namespace an empty tmpfs covers /run (host daemons' Unix sockets).
+   network at all; the PID namespace makes the host's processes unreachable by signal.
    As root without user namespaces it falls back to network + PID + mount only. When
    no namespace can be had it prints one line and exits UNAVAILABLE: the harness fails
    closed rather than run an unconfined server.
-2. fork the server (PID 1 of its namespace), which sets its resource limits, drops every
-   capability from its bounding set, sets no_new_privs, and execs ARGV;
+2. fork the server (PID 1 of its namespace), which moves into the new root of the plan
+   (`rootfs.enter`: its own mount namespace, the host read-only and mostly absent, a fresh
+   /proc, /tmp and /run), sets its resource limits, drops every capability from its
+   bounding set, sets no_new_privs, and execs ARGV. If the root cannot be built it exits
+   UNAVAILABLE;
 3. stay as a small supervisor outside the PID namespace: it kills the server when its
    resident memory passes the limit or when the harness that launched it is gone
    (AGENTOPT_PARENT_PID), and explains a limit kill in the log's last line.
@@ -26,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib.util
+import json
 import os
 import resource
 import signal
@@ -37,7 +45,6 @@ UNAVAILABLE = 97  # exit code: no namespace could be created (the harness fails 
 EXEC_FAILED = 127
 PARENT_PID = "AGENTOPT_PARENT_PID"
 
-CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -45,6 +52,15 @@ PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 MiB = 1024 * 1024
+
+
+def _load_rootfs():
+    """rootfs.py, beside this file, by its exact path (nothing is searched for)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rootfs.py")
+    spec = importlib.util.spec_from_file_location("_agentopt_sandbox_rootfs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class Unavailable(Exception):
@@ -70,7 +86,7 @@ def enter_namespaces() -> str:
     """Move this process into fresh namespaces; return which. Raises Unavailable."""
     uid, gid = os.geteuid(), os.getegid()
     try:
-        _unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS)
+        _unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID)
     except OSError as exc:
         if uid != 0:
             raise Unavailable(
@@ -79,10 +95,10 @@ def enter_namespaces() -> str:
                 "AppArmor's kernel.apparmor_restrict_unprivileged_userns)"
             ) from None
         try:
-            _unshare(CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS)
+            _unshare(CLONE_NEWNET | CLONE_NEWPID)
         except OSError as exc2:
             raise Unavailable(f"cannot create a network namespace ({exc2.strerror})") from None
-        return "network+pid+mount"
+        return "network+pid+mount (no user namespace)"
     try:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1\n")
@@ -90,29 +106,6 @@ def enter_namespaces() -> str:
     except OSError as exc:
         raise Unavailable(f"cannot map our user into a user namespace ({exc.strerror})") from None
     return "user+network+pid+mount"
-
-
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
-HIDDEN_DIRS = ("/run", "/var/run")  # host daemons' Unix sockets: Docker, D-Bus, systemd, ...
-
-
-def hide_host_sockets() -> list[str]:
-    """In our own mount namespace, cover /run with an empty tmpfs: a Unix socket there
-    (the Docker engine's, D-Bus, systemd) is a way out of a network namespace. Returns
-    what it could not hide (best effort: the log says so)."""
-    libc = _libc()
-    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        return list(HIDDEN_DIRS)
-    missed, done = [], set()
-    for path in HIDDEN_DIRS:
-        real = os.path.realpath(path)
-        if real in done or not os.path.isdir(real):
-            continue
-        if libc.mount(b"tmpfs", real.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"mode=755,size=1m") != 0:
-            missed.append(f"{real} ({os.strerror(ctypes.get_errno())})")
-        done.add(real)
-    return missed
 
 
 def _set_limit(kind: int, value: int) -> None:
@@ -218,7 +211,7 @@ def supervise(pid: int, memory_mb: int, cpu_s: int, parent: int | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if "--" not in argv:
-        print(f"{PREFIX}usage: python -m agentopt.sandbox.launch [limits] -- ARGV...", file=sys.stderr)
+        print(f"{PREFIX}usage: python -I -S launch.py [limits] --root-plan JSON -- ARGV...", file=sys.stderr)
         os._exit(2)
     split = argv.index("--")
     parser = argparse.ArgumentParser(prog="agentopt.sandbox.launch")
@@ -226,7 +219,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cpu-s", type=int, required=True)
     parser.add_argument("--nproc", type=int, required=True)
     parser.add_argument("--fsize-mb", type=int, required=True)
+    parser.add_argument("--root-plan", required=True, help="rootfs.plan(...) as JSON")
     args = parser.parse_args(argv[:split])
+    rootfs = _load_rootfs()
+    plan = json.loads(args.root_plan)
     command = argv[split + 1 :]
     env = dict(os.environ)
     parent = env.pop(PARENT_PID, None)  # the supervisor watches the harness; the server cannot see it
@@ -236,17 +232,21 @@ def main(argv: list[str] | None = None) -> None:
     except Unavailable as exc:
         print(PREFIX + str(exc), file=sys.stderr, flush=True)
         os._exit(UNAVAILABLE)
-    missed = hide_host_sockets()
-    if missed:
-        print(f"{PREFIX}could not hide {', '.join(missed)}: Unix sockets there stay reachable", file=sys.stderr, flush=True)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
     print(f"{PREFIX}{mode} namespaces; limits: memory {args.memory_mb} MiB, CPU {args.cpu_s} s, "
-          f"{args.nproc} processes, files {args.fsize_mb} MiB", file=sys.stderr, flush=True)
+          f"{args.nproc} processes, files {args.fsize_mb} MiB, private disk {plan['disk_mb']} MiB", file=sys.stderr, flush=True)
     pid = os.fork()
     if pid == 0:
         try:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            try:
+                notes = rootfs.enter(plan)
+            except (rootfs.Refused, OSError) as exc:
+                print(f"{PREFIX}cannot build the server's root filesystem ({exc})", file=sys.stderr, flush=True)
+                os._exit(UNAVAILABLE)
+            for note in notes:
+                print(f"{PREFIX}{note}", file=sys.stderr, flush=True)
             set_limits(args.memory_mb, args.cpu_s, args.nproc, args.fsize_mb)
             drop_privileges()
             os.execvpe(command[0], command, env)
