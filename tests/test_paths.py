@@ -105,7 +105,7 @@ def test_safe_name_is_one_plain_file_name(text, expected):
     assert safe_name(text) == expected
 
 
-def test_a_run_folder_named_after_a_traversal_agent_name_stays_under_runs(tmp_path):
+def test_a_run_folder_named_after_a_traversal_agent_name_is_one_plain_name_under_runs(tmp_path):
     run = RunFolder.create(tmp_path / "runs", "run", "../../../escaped")
     assert run.path.parent == tmp_path / "runs"
     assert run.path.name.endswith("-run-escaped")
