@@ -122,3 +122,12 @@ def test_two_runs_on_one_folder_then_kill_9_then_resume(tmp_path):
     assert (run / "summary.json").exists()
     keys = journal_keys(run)
     assert keys and [k for k, n in keys.items() if n > 1] == []
+
+
+def test_a_run_options_file_agentopt_cannot_read_is_one_line_and_exit_2(tmp_path):
+    run = fake_run_folder(tmp_path)  # its run_options.json lacks the settings
+    result = run_cli("run", "--resume", str(run), cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == (f"error: --resume: {run / 'run_options.json'} is not a run_options.json agentopt "
+                                     "can read (KeyError: 'eval')")
+    assert not (run / ".lock").read_text()  # the lock was taken and given back

@@ -127,10 +127,15 @@ def resume_options(run: RunFolder, budget: Budget, env: str | None = None, stora
 
     A URL saved without its credentials (`--env`, `--storage`) needs them again: the same
     option on the command line, with the same URL once redacted, gives them back."""
-    saved = json.loads((run.path / RUN_OPTIONS).read_text(encoding="utf-8"))
-    config = RunConfig.from_dict(saved["config"])
+    path = run.path / RUN_OPTIONS
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        config = RunConfig.from_dict(saved["config"])
+        saved_env = saved["env"]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # cut short, edited by hand, another version
+        raise UsageError(f"--resume: {path} is not a run_options.json agentopt can read ({type(exc).__name__}: {exc})") from None
     given = {k: v for k, v in asdict(budget).items() if v is not None}
-    env = _with_credentials("--env", saved["env"], env)
+    env = _with_credentials("--env", saved_env, env)
     config = replace(config, budget=replace(config.budget, **given), storage=_with_credentials("--storage", config.storage, storage))
     return config, env
 
