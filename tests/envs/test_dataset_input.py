@@ -107,3 +107,13 @@ def test_cli_rejects_duplicate_task_ids_with_one_line_and_exit_2(tmp_path, comma
                      "--runs-dir", "runs", cwd=tmp_path, timeout=120)
     assert_one_line_exit_2(result, "dup.jsonl:3", tmp_path)
     assert "task id 'q1' already used on line 1" in result.stderr
+
+
+def test_invalid_utf8_in_the_answer_schema_names_the_sidecar_line_and_column(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"id": "a", "split": "val", "input": "x"}\n', encoding="utf-8")
+    (tmp_path / "d.schema.json").write_bytes(b'{"type": "object",\n "description": "bad \x80"}\n')
+    result = run_cli("eval", str(agent(tmp_path)), "--rubric", str(rubric(tmp_path)), "--env", f"dataset:{data}",
+                     "--runs-dir", "runs", cwd=tmp_path, timeout=120)
+    assert_one_line_exit_2(result, "d.schema.json:2", tmp_path)
+    assert "not valid UTF-8 (byte 0x80 at column 22)" in result.stderr

@@ -52,8 +52,13 @@ def load_schema(path: Path) -> dict[str, Any]:
     sidecar = Path(path).with_suffix(".schema.json")
     if not sidecar.exists():
         return DEFAULT_SCHEMA
+    raw = sidecar.read_bytes()
     try:
-        schema = json.loads(sidecar.read_text(encoding="utf-8"))
+        schema = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError(sidecar, line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {column})") from None
     except json.JSONDecodeError as exc:
         raise DataError(sidecar, exc.lineno, f"not valid JSON: {exc.msg}") from None
     if not isinstance(schema, dict) or schema.get("type") != "object":
