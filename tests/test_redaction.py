@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from agentopt.errors import EnvError, ValidationError, Problem
+from agentopt.errors import EnvError, Problem, ValidationError
 from agentopt.redact import redact, redact_url, redacted_errors
+from agentopt.servers import free_port
 from tests.conftest import run_cli, scripted_agent, write
 from tests.fakes.flaky_env import FlakyDataset
 from tests.fakes.openai_server import Reply, ScriptedLLM, call, last_user_text
-from agentopt.servers import free_port
 
 PASSWORD = "Pw0rd-9f8e7d6c"
 USER = "alice-user-5b4a"
