@@ -14,7 +14,11 @@ A server we launch runs sandboxed (`sandbox="local"`, or in a container with "do
 unless the target says `sandbox="none"` (docs/sandbox.md). When it dies (a crash, or a
 memory or CPU limit), the episode that was using it ends as an environment error and the
 next episode starts a fresh server, so a run goes on. Every step has a wall-clock limit (`step_timeout_s`) and so does every
-episode's use of the environment (`episode_timeout_s`).
+episode's use of the environment (`episode_timeout_s`). When a step or a connect fails and
+the server has not exited, it must answer GET /health within HEALTH_TIMEOUT_S: one that
+does not is wedged (an async tool blocking its event loop) and is killed and replaced at
+once, and the episode's error says so (a server given by URL is only reported). At most
+MAX_RESTARTS replacements, crashes and wedges together, per evaluation.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from agentopt.sandbox import SandboxConfig
 from agentopt.servers import ServerProcess, python_module_argv
 
 PROMPT_FIELDS = ("prompt", "message", "text", "question", "instruction", "input")
-MAX_RESTARTS = 20  # fresh servers after crashes, per evaluation; then episodes fail at once
+MAX_RESTARTS = 20  # fresh servers after crashes or wedges, per evaluation; then episodes fail at once
+HEALTH_TIMEOUT_S = 5.0  # after a failed step or connect: a server that does not answer /health in this long is wedged
 DEFAULT_EPISODE_TIMEOUT_S = 900.0
 
 
@@ -173,6 +178,8 @@ class RunningEnv:
         self.episode_timeout_s = episode_timeout_s
         self._process: ServerProcess | None = None
         self.restarts = 0
+        self.generation = 0  # which launch of the server is current: +1 at each restart
+        self.health_timeout_s = HEALTH_TIMEOUT_S
         self._restart_lock: asyncio.Lock | None = None
         if target.url is None:
             options = [f"{k}={v}" for k, v in target.options.items()]
@@ -213,10 +220,56 @@ class RunningEnv:
                 raise EnvError(f"environment {self.target.label}: the server died {self.restarts + 1} times; not restarting it{self.crash_report()}")
             self.restarts += 1
             try:
-                await asyncio.to_thread(self._process.start)
+                await self._relaunch()
             except InfraError as exc:
                 raise EnvError(f"environment {self.target.label}: restarting the server failed: {exc}") from None
-            self.url = self._process.url
+
+    async def _relaunch(self) -> None:
+        assert self._process is not None
+        self.generation += 1  # sessions on the old server now know it was replaced
+        await asyncio.to_thread(self._process.start)
+        self.url = self._process.url
+
+    async def answers_health(self) -> bool:
+        """Whether the server answers GET /health with 200 within `health_timeout_s`."""
+        try:
+            async with asyncio.timeout(self.health_timeout_s):  # the whole exchange, not each read
+                async with httpx.AsyncClient(timeout=self.health_timeout_s, verify=_tls_context()) as client:
+                    return (await client.get(f"{self.url}/health")).status_code == 200
+        except (TimeoutError, httpx.HTTPError, OSError):
+            return False
+
+    async def health_report(self, generation: int) -> str:
+        """After a step or a connect failed on the server of launch `generation` (and it did
+        not exit): "" when it still answers /health; else why not, having killed and
+        replaced it when we launched it. A wedged server (an async tool that blocks its
+        event loop) never exits by itself: without this, every later episode would fail."""
+        if self.generation != generation:
+            return self._replaced_note()  # another episode found it wedged and replaced it
+        if await self.answers_health():
+            return ""
+        if self._process is None:
+            return f" (the environment server is not answering /health within {self.health_timeout_s:g} s; a server given by URL is not restarted)"
+        if self._restart_lock is None:
+            self._restart_lock = asyncio.Lock()
+        async with self._restart_lock:
+            if self.generation != generation:
+                return self._replaced_note()
+            if self.restarts >= MAX_RESTARTS:
+                await asyncio.to_thread(self._process.stop, 1.0)
+                return (f" (the environment server stopped answering /health within {self.health_timeout_s:g} s; "
+                        f"it was stopped: its {MAX_RESTARTS} restarts are used up)")
+            self.restarts += 1
+            await asyncio.to_thread(self._process.stop, 1.0)  # wedged: SIGTERM would not be handled
+            try:
+                await self._relaunch()
+            except InfraError as exc:
+                return (f" (the environment server stopped answering /health within {self.health_timeout_s:g} s; "
+                        f"restarting it failed: {exc})")
+        return self._replaced_note()
+
+    def _replaced_note(self) -> str:
+        return f" (the environment server stopped answering /health within {self.health_timeout_s:g} s; it was restarted)"
 
     async def settle(self, wait_s: float = 0.5) -> None:
         """Give a launched server that just dropped a connection a moment to finish exiting,
@@ -269,6 +322,19 @@ def _tls_context() -> Any:
     return httpx.create_ssl_context()
 
 
+CLOSE_TIMEOUT_S = 2.0  # a session's close handshake; a wedged server would hold it for 10 s
+
+
+async def _close_quietly(client: Any) -> None:
+    """Close a session's client, best effort and bounded: a broken or wedged server's
+    session must not hold up the episode's end."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await client.close()
+    except Exception:  # noqa: BLE001 - TimeoutError included
+        pass
+
+
 class EpisodeTimeout(Exception):
     """The episode's wall-clock limit for the environment ran out."""
 
@@ -280,11 +346,13 @@ class EnvSession:
         self.env = env
         self._client: Any = None
         self._deadline = 0.0
+        self._generation = env.generation  # the launch of the server this session talks to
 
     async def __aenter__(self) -> "EnvSession":
         from openenv.core.mcp_client import MCPToolClient
 
         await self.env.ensure_running()  # a fresh server if the last one died
+        self._generation = self.env.generation
         self._deadline = time.monotonic() + self.env.episode_timeout_s
         client = MCPToolClient(base_url=self.env.url, message_timeout_s=self.env.step_timeout_s)
         if getattr(client, "_http_client", 0) is None:
@@ -300,10 +368,7 @@ class EnvSession:
     async def __aexit__(self, *exc: Any) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
-                await client.close()
-            except Exception:  # noqa: BLE001 - closing a broken session is best effort
-                pass
+            await _close_quietly(client)
 
     def _live(self) -> Any:
         """The open client; EnvError once a failure closed it (checked before a request is built)."""
@@ -325,16 +390,18 @@ class EnvSession:
             return await awaitable
         except Exception as exc:  # noqa: BLE001 - every failure here is the environment's
             client, self._client = self._client, None  # never reuse: it would open a fresh session
+            # Closing waits for the server's close handshake (up to 10 s when it is wedged):
+            # meanwhile, find out whether it died or stopped answering.
+            closing = asyncio.create_task(_close_quietly(client))
             try:
-                await client.close()
-            except Exception:  # noqa: BLE001
-                pass
-            kind = "timed out" if "Timeout" in type(exc).__name__ else "failed"
-            if kind == "failed":
-                await self.env.settle()
+                kind = "timed out" if "Timeout" in type(exc).__name__ else "failed"
+                if kind == "failed":
+                    await self.env.settle()
+                why = self.env.crash_report() or await self.env.health_report(self._generation)
+            finally:
+                await closing
             raise EnvError(
-                redact(f"environment {self.env.target.label}: {what} {kind}: {type(exc).__name__}: {exc}"[:400])
-                + self.env.crash_report()
+                redact(f"environment {self.env.target.label}: {what} {kind}: {type(exc).__name__}: {exc}"[:400]) + why
             ) from None
 
     async def reset(self, split: str, index: int, seed: int | None = None) -> ResetOutcome:

@@ -4,6 +4,7 @@ sandbox: served as a real server process (`--env tests.fakes.hostile_env:build_h
 - `wedge()`: an async tool that blocks the server's event loop for good (`time.sleep` in
   `async def`): the server stops answering everything, /health included, but does not exit;
 - `spin()`: the same with a busy loop;
+- `slow(seconds)`: a slow tool on a worker thread (the server still answers /health);
 - `flood(chars)`: a tool result of `chars` characters (a marker at each end);
 - `add` / `done`: an ordinary task, to show the next episodes still work.
 """
@@ -54,6 +55,12 @@ class HostileEnvironment(TaskEnvironment):
             """Busy-loop on the server's event loop for good."""
             while True:
                 pass
+
+        @mcp.tool
+        def slow(seconds: float) -> str:
+            """Take `seconds` to answer, on a worker thread: the server stays responsive."""
+            time.sleep(seconds)
+            return "slept"
 
         @mcp.tool
         def flood(chars: int) -> str:
