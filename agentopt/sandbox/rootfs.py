@@ -143,9 +143,12 @@ def plan(
     """What `enter` builds for the server `argv`. `private_dir` becomes the writable tmpfs;
     `socket_dir` (on the host) is the one host folder bound writable; `pythonpath` is the
     server's PYTHONPATH (for finding its module); `extra` are more read-only paths the user
-    asked for (AGENTOPT_SANDBOX_MOUNT); `python_paths` default to this interpreter's."""
+    asked for (AGENTOPT_SANDBOX_MOUNT); `python_paths` default to this interpreter's (its
+    prefixes, site-packages, editable installs and sys.path)."""
     links: dict[str, str] = {}
+    import_path = list(pythonpath)
     if python_paths is None:
+        import_path += sys.path
         import site
         import sysconfig
 
@@ -160,7 +163,7 @@ def plan(
     # Other folders on the import path (PYTHONPATH, .pth entries, the cwd for `module:factory`):
     # their packages and modules, never the folder itself with whatever else it holds.
     installed = [os.path.realpath(p) for p in python_paths]
-    for folder in [*pythonpath, *sys.path]:
+    for folder in import_path:
         if folder and not any(_inside(os.path.realpath(folder), p) for p in installed):
             wanted += importables(folder)
     for arg in argv:

@@ -3,7 +3,8 @@
 `python tests/envs/uds_probe_server.py --uds PATH` (the sandbox appends `--uds PATH`).
 Starts in a few tens of milliseconds (standard library only), so tests can launch many.
 GET /health; /where (cwd, environment, limits); /connect?host=H&port=P; /connect_unix?path=P; /write?mb=N;
-/hog (fill memory gradually); /burn (loop on the CPU).
+/hog (fill memory gradually); /burn (loop on the CPU); /plant?path=P&text=T (write a file);
+/read?path=P; /listing?path=P.
 """
 
 from __future__ import annotations
@@ -50,6 +51,23 @@ def write(mb: int) -> str:
         return f"failed: {type(exc).__name__}: {exc}"
 
 
+def plant(path: str, text: str) -> str:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return f"wrote {path}"
+    except OSError as exc:
+        return f"failed: {type(exc).__name__}: {exc.strerror}"
+
+
+def read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return "read: " + handle.read(2000)
+    except OSError as exc:
+        return f"failed: {type(exc).__name__}: {exc.strerror}"
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         url = urlparse(self.path)
@@ -63,6 +81,15 @@ class Handler(BaseHTTPRequestHandler):
             body = connect(q["host"], int(q["port"]))
         elif url.path == "/connect_unix":
             body = connect_unix(q["path"])
+        elif url.path == "/plant":
+            body = plant(q["path"], q.get("text", "planted"))
+        elif url.path == "/read":
+            body = read(q["path"])
+        elif url.path == "/listing":
+            try:
+                body = sorted(os.listdir(q["path"]))
+            except OSError as exc:
+                body = f"failed: {type(exc).__name__}: {exc.strerror}"
         elif url.path == "/write":
             body = write(int(q["mb"]))
         elif url.path == "/hog":
