@@ -8,8 +8,8 @@ The server listens on a Unix socket in a private host directory bind-mounted at 
 the same loopback relay as the local sandbox (`relay.py`) exposes it to the harness as
 127.0.0.1:PORT, so no port is published and `--network none` holds. The container gets
 none of the host's environment variables (docker passes none unless told to). A data
-file named in the server's arguments (`path=/abs/file.jsonl`) is visible through a
-read-only mount of its directory at the same path.
+file named in the server's arguments (`path=/abs/file.jsonl`) and the files beside it that
+share its stem are mounted read-only at the same path; nothing else of the host.
 
 `docker_run_argv` is a pure function (tested without an engine); `engine_problem` says
 why no engine answers, or None.
@@ -27,6 +27,7 @@ from pathlib import Path
 
 from agentopt.sandbox import MiB, SandboxConfig
 from agentopt.sandbox.local import RelayedSandbox
+from agentopt.sandbox.rootfs import named_files
 
 SOCKET_DIR = "/sock"
 SOCKET = f"{SOCKET_DIR}/server.sock"
@@ -70,20 +71,16 @@ def container_argv(argv: list[str]) -> list[str]:
 
 
 def data_mounts(argv: list[str]) -> list[str]:
-    """Directories of the files named in `key=/absolute/path` arguments (a dataset file and
-    the schema beside it), to be mounted read-only at the same path."""
-    dirs: list[str] = []
-    for arg in argv:
-        _, sep, value = arg.partition("=")
-        if sep and os.path.isabs(value) and os.path.isfile(value):
-            folder = os.path.dirname(os.path.realpath(value))
-            if ":" in folder or "," in folder:
-                from agentopt.errors import UsageError
+    """The files named in the server's arguments (a dataset file and the schema beside it:
+    `rootfs.named_files`), to be mounted read-only at the same path: the files, not their
+    folder, which may be the user's working directory with its cache and run folders."""
+    files = named_files(argv)
+    for path in files:
+        if ":" in path or "," in path:
+            from agentopt.errors import UsageError
 
-                raise UsageError(f"--sandbox docker cannot mount {folder!r} (a ':' or ',' in the path): move the file")
-            if folder not in dirs:
-                dirs.append(folder)
-    return dirs
+            raise UsageError(f"--sandbox docker cannot mount {path!r} (a ':' or ',' in the path): move the file")
+    return files
 
 
 def docker_run_argv(
@@ -100,7 +97,7 @@ def docker_run_argv(
     """The `docker run` command for one server launch (ARGV is the host's server command)."""
     labels = [f"--label={LABEL}=1"] + ([f"--label={LABEL}.parent={socket.gethostname()}:{parent_pid}"] if parent_pid else [])
     mounts = [f"--volume={socket_dir}:{SOCKET_DIR}"]
-    mounts += [f"--volume={folder}:{folder}:ro" for folder in data_mounts(argv)]
+    mounts += [f"--volume={path}:{path}:ro" for path in data_mounts(argv)]
     return [
         docker, "run", "--rm", f"--name={name}", *labels,
         "--pull=never",  # never fetch an image from a registry behind the user's back

@@ -311,3 +311,51 @@ def test_without_the_sandbox_the_same_attacks_get_through(tmp_path, host):
     assert outcomes["read_secrets"][0] == "read: " + SECRET
     assert (tmp_path / "sitecustomize.py").exists()
     assert json.loads(outcomes["read_secrets"][1])["holding"], outcomes["read_secrets"]
+
+
+def test_landlock_is_a_second_layer_that_allows_writes_only_beneath_the_writable_folders(tmp_path):
+    """Without any mount trick: a process under `rootfs.landlock` can write beneath the folders
+    it was given and nowhere else, though its uid may write both."""
+    allowed, other = tmp_path / "allowed", tmp_path / "other"
+    allowed.mkdir()
+    other.mkdir()
+    script = f"""
+import ctypes, os, sys
+sys.path.insert(0, {str(REPO)!r})
+from agentopt.sandbox import rootfs
+ctypes.CDLL(None).prctl(38, 1, 0, 0, 0)  # no_new_privs
+missing = rootfs.landlock(rootfs._Kernel(), [{str(allowed)!r}])
+if missing:
+    print("SKIP", missing); sys.exit(0)
+for folder in ({str(allowed)!r}, {str(other)!r}):
+    try:
+        open(os.path.join(folder, "f"), "w").write("x"); print(folder, "wrote")
+    except OSError as exc:
+        print(folder, "refused", exc.errno)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout
+    if out.startswith("SKIP"):
+        pytest.skip(out)
+    assert f"{allowed} wrote" in out and f"{other} refused" in out, out
+    assert not (other / "f").exists()
+
+
+def test_the_plan_mounts_the_environments_code_not_the_folder_it_sits_in(tmp_path, monkeypatch):
+    """`--env my_env.server:build` run from a project folder: its packages and modules are
+    readable in the server's root, its cache, run folders and other files are not there."""
+    for folder in ("my_env", ".agentopt-cache", "runs", "notes"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "my_env" / "__init__.py").write_text("")
+    (tmp_path / "helpers.py").write_text("")
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-...")
+    monkeypatch.chdir(tmp_path)
+    private = tmp_path / "private"
+    private.mkdir()
+    plan = rootfs.plan([sys.executable, "-m", "agentopt.envs.serve", "my_env.server:build"], private_dir=str(private),
+                       socket_dir=str(private / "sock"), cwd=str(private / "work"), disk_mb=8, pythonpath=[str(tmp_path)])
+    readonly = set(plan["readonly"])
+    real = tmp_path.resolve()
+    assert {str(real / "my_env"), str(real / "helpers.py")} <= readonly
+    assert not [p for p in readonly if p in (str(real), str(real / ".env")) or p.startswith((str(real / ".agentopt-cache"), str(real / "runs")))]
+    assert not [p for p in readonly if p in ("/", "/root", "/home", "/tmp", "/run", "/etc", str(Path.home()))], readonly
+    assert "/etc/shadow" not in readonly and "/usr" in readonly

@@ -71,8 +71,8 @@ def test_docker_run_passes_no_host_variable(tmp_path, monkeypatch):
 
 def test_docker_run_mounts_the_socket_dir_and_the_data_read_only_and_runs_the_server_in_the_image(tmp_path):
     argv, data = built(tmp_path, image="my/env:1")
-    folder = str(data.parent.resolve())
-    assert flag_values(argv, "--volume") == ["/tmp/agentopt-env-abc:/sock", f"{folder}:{folder}:ro"]
+    file = str(data.resolve())
+    assert flag_values(argv, "--volume") == ["/tmp/agentopt-env-abc:/sock", f"{file}:{file}:ro"]
     assert flag_values(argv, "--workdir") == ["/sock"]
     image = argv.index("my/env:1")
     # The image's own python, the same server module and arguments, listening on the mounted socket.
@@ -80,10 +80,11 @@ def test_docker_run_mounts_the_socket_dir_and_the_data_read_only_and_runs_the_se
     assert sys.executable not in argv
 
 
-def test_only_existing_absolute_files_are_mounted(tmp_path):
-    (tmp_path / "a.jsonl").write_text("")
+def test_only_existing_absolute_files_are_mounted_with_their_sidecars_not_their_folder(tmp_path):
+    for name in ("a.jsonl", "a.schema.json", "ab.jsonl", "secret.txt"):
+        (tmp_path / name).write_text("")
     assert data_mounts(["x", f"path={tmp_path / 'a.jsonl'}", "path=relative.jsonl", f"other={tmp_path / 'missing'}"]) == [
-        str(tmp_path.resolve())
+        str(tmp_path.resolve() / "a.jsonl"), str(tmp_path.resolve() / "a.schema.json")
     ]
 
 
