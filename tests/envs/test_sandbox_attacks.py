@@ -359,3 +359,17 @@ def test_the_plan_mounts_the_environments_code_not_the_folder_it_sits_in(tmp_pat
     assert not [p for p in readonly if p in (str(real), str(real / ".env")) or p.startswith((str(real / ".agentopt-cache"), str(real / "runs")))]
     assert not [p for p in readonly if p in ("/", "/root", "/home", "/tmp", "/run", "/etc", str(Path.home()))], readonly
     assert "/etc/shadow" not in readonly and "/usr" in readonly
+
+
+def test_private_folders_of_a_killed_harness_are_removed_at_the_next_launch(tmp_path):
+    from agentopt.sandbox.local import remove_stale_dirs
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"agentopt-env-{gone.pid}-abc"
+    alive = tmp_path / f"agentopt-env-{os.getppid()}-def"  # a running process: kept
+    other = tmp_path / "agentopt-env-notapid"
+    for folder in (stale, alive, other):
+        (folder / "tmp").mkdir(parents=True)
+    assert remove_stale_dirs(str(tmp_path)) == [str(stale)]
+    assert not stale.exists() and alive.exists() and other.exists()
