@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from agentopt.errors import EnvError, ProviderError, ValidationError
+from agentopt.errors import EnvError, ProviderError, TemplateLimitError, ValidationError
 from agentopt.envs.session import RunningEnv, ToolSpec
 from agentopt.models.types import ChatModel, ChatRequest, ChatResponse
 from agentopt.prompt import LOAD_SKILL, system_prompt
@@ -185,7 +185,7 @@ async def run_episode(spec: AgentSpec, env: RunningEnv, model: ChatModel, task: 
             await runner.run()
     except ValidationError:
         raise  # the spec is wrong (a prompt variable the environment does not give): stop the run
-    except (ProviderError, EnvError) as exc:
+    except (ProviderError, EnvError, TemplateLimitError) as exc:
         episode.stop_reason, episode.error = "error", redact(str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug must not lose the run; it is reported as an error
         episode.stop_reason, episode.error = "error", redact(f"internal error: {type(exc).__name__}: {exc}")

@@ -27,7 +27,8 @@ class Problem:
 
     def __str__(self) -> str:
         """`file:line:col: field: message`, always one line: a field or value may hold a newline."""
-        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        where += f":{self.column}" if self.line and self.column else ""
         text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
         return one_line(text)
 
@@ -66,3 +67,8 @@ class ProviderError(InfraError):
 
 class EnvError(InfraError):
     """An environment server crashed, hung or broke the protocol."""
+
+
+class TemplateLimitError(AgentoptError):
+    """A template (a system prompt, a check's value) ran past a limit: too slow, or too much
+    output. The message is one line; the episode or the score it was for is an error."""

@@ -37,9 +37,10 @@ import httpx
 
 from agentopt.errors import EnvError, InfraError, Problem, UsageError, ValidationError, one_line
 from agentopt.envs.builtin import BUILTIN_ENVS
-from agentopt.redact import redact
+from agentopt.redact import redact, redact_url
 from agentopt.sandbox import SandboxConfig
 from agentopt.servers import ServerProcess, python_module_argv
+from agentopt.names import safe_name
 
 PROMPT_FIELDS = ("prompt", "message", "text", "question", "instruction", "input")
 MAX_RESTARTS = 20  # fresh servers after crashes or wedges, per evaluation; then episodes fail at once
@@ -59,7 +60,8 @@ class EnvTarget:
 
     @property
     def label(self) -> str:
-        return self.url or (f"{self.name}:{self.options['path']}" if "path" in self.options else self.name)
+        """How messages name it: a URL with its credentials hidden."""
+        return redact_url(self.url) or (f"{self.name}:{self.options['path']}" if "path" in self.options else self.name)
 
 
 def parse_env(arg: str, sandbox: str = "local", sandbox_image: str | None = None) -> EnvTarget:
@@ -138,7 +140,7 @@ def check_dataset(path: Path) -> None:
         load_dataset(path)
         load_schema(path)
     except DataError as exc:
-        raise ValidationError(Problem(exc.path, exc.line, 1, "", exc.message)) from None
+        raise ValidationError(Problem(exc.path, exc.line, 0, "", exc.message)) from None
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ class RunningEnv:
             self._process = ServerProcess(
                 name=f"environment server {target.label!r}",
                 argv=python_module_argv("agentopt.envs.serve", target.name, *options),
-                log_path=log_dir / f"env-{target.name.replace(':', '_')}.log",
+                log_path=log_dir / f"env-{safe_name(target.name)}.log",
                 sandbox=SandboxConfig.from_env(target.sandbox, target.sandbox_image),
             )
         self.url = target.url or ""

@@ -15,7 +15,7 @@ import yaml
 
 from agentopt.spec.agent import AgentSpec, Skill
 from agentopt.spec.load import agent_to_yaml, load_agent
-from agentopt.store.run import safe_name
+from agentopt.names import safe_name
 
 
 def skill_markdown(skill: Skill) -> str:
@@ -107,10 +107,13 @@ def spec_diff(baseline: AgentSpec, winner: AgentSpec) -> str:
     if baseline.examples != winner.examples:
         shown = "\n".join(f"- {e.input} -> {_text(e.output)}" for e in winner.examples) or "(none)"
         parts.append(f"## Examples ({len(baseline.examples)} -> {len(winner.examples)})\n\n{_how_shown(winner)}{shown}")
-    for label, old, new in (("model", baseline.model, winner.model), ("model_params", baseline.params, winner.params),
-                            ("loop", baseline.loop, winner.loop)):
+    for label, old, new in (("model", baseline.model, winner.model), ("model_params", baseline.params, winner.params)):
         if old != new:
             parts.append(f"## {label}\n\n- before: `{old}`\n- after: `{new}`")
+    loop_changes = [f"- `{key}`: {value!r} -> {getattr(winner.loop, key)!r}"
+                    for key, value in vars(baseline.loop).items() if getattr(winner.loop, key) != value]
+    if loop_changes:
+        parts.append("## loop\n\n" + "\n".join(loop_changes))
     return "\n\n".join(parts) + "\n" if parts else "The winner is the baseline: no candidate beat it on val.\n"
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from agentopt.errors import AgentoptError
+from agentopt.errors import TemplateLimitError
 from agentopt.scoring.base import CheckError
 from agentopt.trace import Trace
 
@@ -32,10 +32,6 @@ RENDER_SECONDS = 2.0  # the most one template may take to render
 MAX_OUTPUT_CHARS = 1_000_000  # the most one template may write (about 1 MB)
 MAX_RANGE = 100_000  # the longest `range()` a template may build (as Jinja's own sandbox)
 MAX_POWER_BITS = 1_000_000  # `**` refuses integers larger than this
-
-
-class TemplateLimitError(AgentoptError):
-    """A template ran past a limit: too slow, or too much output. The message is one line."""
 
 
 class TemplateRenderError(CheckError):

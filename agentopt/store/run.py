@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from agentopt.errors import InfraError, UsageError
+from agentopt.names import safe_name
 
 TRACES = "traces.jsonl"
 SUMMARY = "summary.json"
@@ -37,18 +37,6 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except json.JSONDecodeError:
                 continue
-
-
-MAX_NAME_CHARS = 80
-
-
-def safe_name(text: str, fallback: str = "unnamed") -> str:
-    """`text` made into ONE plain file name, for every name a user or a model chose (agent,
-    skill) that becomes part of a path: letters, digits, `_`, `.` and `-` only (so no `/`,
-    `\\`, NUL or control character), never starting with `.` (no `..`, no hidden file),
-    at most MAX_NAME_CHARS characters; `fallback` when nothing is left."""
-    slug = re.sub(r"[^\w.-]+", "-", text).strip("-.")
-    return slug[:MAX_NAME_CHARS].rstrip("-.") or fallback
 
 
 class RunFolder:

@@ -23,7 +23,8 @@ def test_diff_lists_the_new_examples_and_the_loop_change():
     diff = spec_diff(BASE, WINNER)
     assert "## Examples (0 -> 2)\n\nShow the example whose input is most like the task at hand" in diff
     assert "- Parcel lost -> {\"category\": \"shipping\"}" in diff
-    assert "## loop\n\n- before: `LoopSettings(" in diff and "example_pick='similar', examples_shown=1)`" in diff
+    # Only the loop settings that changed, one line each (not a repr of the whole object).
+    assert "## loop\n\n- `example_pick`: 'first' -> 'similar'\n- `examples_shown`: None -> 1" in diff
     assert spec_diff(BASE, BASE) == "The winner is the baseline: no candidate beat it on val.\n"
     fixed = AgentSpec(name="triage", examples=POOL, loop=LoopSettings(examples_shown=1))
     assert "Show the first 1.\n\n- Charged twice" in spec_diff(AgentSpec(name="triage"), fixed)

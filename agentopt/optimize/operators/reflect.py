@@ -16,7 +16,7 @@ from typing import Any
 
 from optuna.distributions import IntDistribution
 
-from agentopt.errors import ValidationError
+from agentopt.errors import TemplateLimitError, ValidationError
 from agentopt.optimize.guards import copied_from, too_long
 from agentopt.optimize.prompts import ask_json, failing_criteria, minibatch, reflective_dataset, render
 from agentopt.optimize.types import Candidate, Proposal, ProposalContext
@@ -153,6 +153,8 @@ def render_problem(spec: AgentSpec, variables: tuple[str, ...]) -> str | None:
         render_template(spec, {v: f"<{v}>" for v in variables})
     except ValidationError as exc:
         return exc.problems[0].message
+    except TemplateLimitError as exc:
+        return str(exc)
     return None
 
 
