@@ -118,6 +118,7 @@ class _Episode:
         self.calls: list[ToolCall] = []
         self.final_answer: str | None = None
         self.reward: float | None = None
+        self.rewards: list[float | None] = []  # every environment step's reward (None: it gave none)
         self.done = False
         self.turns = 0
         self.prompt_tokens = 0
@@ -155,6 +156,7 @@ class _Episode:
             tool_calls=self.calls,
             final_answer=self.final_answer,
             reward=self.reward,
+            rewards=tuple(self.rewards),
             done=self.done,
             turns=self.turns,
             prompt_tokens=self.prompt_tokens,
@@ -307,6 +309,7 @@ class _Runner:
                 done=outcome.done,
             )
         )
+        self.ep.rewards.append(outcome.reward)
         if outcome.reward is not None:
             self.ep.reward = outcome.reward
         if outcome.metadata:

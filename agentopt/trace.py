@@ -34,6 +34,9 @@ class Trace:
     tool_calls: list[ToolCall] = field(default_factory=list)
     final_answer: str | None = None  # the agent's final text, or the JSON arguments of the ending call
     reward: float | None = None  # the environment's last reward
+    # Every environment step's reward in order, None for a step that gave none. Records written
+    # before this field existed are read back with the rewards of their tool calls.
+    rewards: tuple[float | None, ...] = ()
     done: bool = False  # the environment said the episode is over
     turns: int = 0  # model turns taken
     prompt_tokens: int = 0
@@ -71,4 +74,16 @@ class Trace:
     def from_dict(cls, data: dict[str, Any]) -> "Trace":
         data = dict(data)
         data["tool_calls"] = [ToolCall(**c) for c in data.get("tool_calls", [])]
+        if "rewards" in data:
+            data["rewards"] = tuple(data["rewards"] or ())
+        else:  # an older record: each step's reward is on its tool call
+            data["rewards"] = tuple(c.reward for c in data["tool_calls"])
         return cls(**data)
+
+    def step_rewards(self) -> list[float]:
+        """The rewards the environment gave, in order (steps without one left out). A trace that
+        only knows its last reward (built by hand, or by an older agentopt) gives that one."""
+        given = [r for r in self.rewards if r is not None]
+        if not given and self.reward is not None:
+            return [self.reward]
+        return given
