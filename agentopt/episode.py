@@ -169,6 +169,8 @@ class _Episode:
             error=self.error,
             info=self.info,
             variables=self.variables,
+            base_task_id=getattr(self.task, "base_task_id", None),  # set by TaskRef once tasks repeat
+            repeat=getattr(self.task, "repeat", 0),
         )
 
 

@@ -27,7 +27,7 @@ class Trace:
     """Everything an episode did, in a form that serializes to one JSON line."""
 
     episode_id: str
-    task_id: str
+    task_id: str  # per repeat when a task is played more than once
     split: str
     task: dict[str, Any]  # the task spec from the environment's Task API ({} when it has none)
     messages: list[dict[str, Any]]  # OpenAI-format chat messages, system prompt first
@@ -49,6 +49,8 @@ class Trace:
     error: str | None = None  # infrastructure error (provider, environment, protocol), with its cause
     info: dict[str, Any] = field(default_factory=dict)  # the environment's metadata from its last step
     variables: list[str] = field(default_factory=list)  # the prompt variables the environment gave at reset
+    base_task_id: str | None = None  # the task this episode is a repeat of (None: not repeated, task_id is the task)
+    repeat: int = 0  # which repeat of base_task_id (0 for the first)
 
     @property
     def total_tokens(self) -> int:

@@ -5,7 +5,8 @@ Its `params_schema` (JSON Schema of the check's own fields) drives validation of
 rubric files and the `agentopt schema rubric` output; `validate` adds the checks a
 schema cannot express (a regex that does not compile, a Jinja2 template that does not
 parse). `score` turns a trace into a score in [0, 1] with a one-sentence feedback that
-says why: the optimizer feeds these sentences to its mutation step.
+says why: the optimizer feeds these sentences to its mutation step. A check with nothing to
+score in an episode returns `CheckResult.not_applicable(feedback)` instead of a 0.
 """
 
 from __future__ import annotations
@@ -26,9 +27,19 @@ class CheckError(AgentoptError):
 
 @dataclass(frozen=True)
 class CheckResult:
-    score: float  # in [0, 1]
+    score: float | None  # in [0, 1]; None: the check does not apply to this episode
     feedback: str  # one short sentence saying why
     details: dict[str, Any] = field(default_factory=dict)  # e.g. the judge's reasoning
+
+    @classmethod
+    def not_applicable(cls, feedback: str, **details: Any) -> "CheckResult":
+        """The check has nothing to score in this episode (e.g. the environment gave no reward).
+        The criterion is left out of the episode's weighted mean, never counted as a 0."""
+        return cls(None, feedback, details)
+
+    @property
+    def applicable(self) -> bool:
+        return self.score is not None
 
 
 @dataclass(frozen=True)

@@ -183,14 +183,31 @@ class BuiltinCheck(Check):
 # --- the checks --------------------------------------------------------------------
 
 
+AGGREGATES = {
+    "last": lambda rewards: rewards[-1],
+    "sum": sum,
+    "max": max,
+    "mean": lambda rewards: sum(rewards) / len(rewards),
+}
+
+
 @register
 class EnvReward(BuiltinCheck):
     name = "env_reward"
-    summary = "The environment's own reward, scaled from [min, max] to [0, 1]."
+    summary = "The environment's own reward (its last, or the sum/max/mean of every step's), scaled from [min, max] to [0, 1]."
     params_schema = fields_schema(
         {
             "min": {"type": "number", "default": 0, "description": "The reward that scores 0."},
             "max": {"type": "number", "default": 1, "description": "The reward that scores 1."},
+            "aggregate": {
+                "enum": list(AGGREGATES),
+                "default": "last",
+                "description": (
+                    "Which reward counts when the environment gives one per step: last (the final step's), "
+                    "sum (the return: use it for per-step rewards such as a step penalty), max or mean. "
+                    "Steps that gave no reward are left out. An episode with no reward at all is not applicable."
+                ),
+            },
         }
     )
 
@@ -201,12 +218,19 @@ class EnvReward(BuiltinCheck):
         return []
 
     async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
-        if trace.reward is None:
-            return CheckResult(0.0, "The environment gave no reward.")
+        rewards = trace.step_rewards()
+        if not rewards:
+            return CheckResult.not_applicable("The environment gave no reward, so this criterion does not apply.")
+        how = params.get("aggregate", "last")
+        reward = AGGREGATES[how](rewards)
         low, high = params.get("min", 0), params.get("max", 1)
-        score = min(1.0, max(0.0, (trace.reward - low) / (high - low)))
-        feedback = f"The environment's reward was {trace.reward:g} on a scale of {low:g} to {high:g}."
-        return CheckResult(score, feedback, {"reward": trace.reward})
+        score = min(1.0, max(0.0, (reward - low) / (high - low)))
+        scale = f"on a scale of {low:g} to {high:g}"
+        if how == "last" or len(rewards) == 1:
+            feedback = f"The environment's reward was {reward:g} {scale}."
+        else:
+            feedback = f"The {how} of the environment's {len(rewards)} step rewards was {reward:g} {scale}."
+        return CheckResult(score, feedback, {"reward": reward, "aggregate": how, "steps": len(rewards)})
 
 
 @register

@@ -45,7 +45,7 @@ CASES = [
     ("env_reward", {}, {"reward": 1.0}, 1.0, "The environment's reward was 1 on a scale of 0 to 1."),
     ("env_reward", {"min": -1, "max": 1}, {"reward": 0.0}, 0.5, "The environment's reward was 0 on a scale of -1 to 1."),
     ("env_reward", {"max": 10}, {"reward": 20.0}, 1.0, "The environment's reward was 20 on a scale of 0 to 10."),
-    ("env_reward", {}, {"reward": None}, 0.0, "The environment gave no reward."),
+    ("env_reward", {}, {"reward": None}, None, "The environment gave no reward, so this criterion does not apply."),
     # contains
     ("contains", {"value": "BILLING"}, {}, 1.0, "answer contains 'BILLING'."),
     ("contains", {"value": ["billing", "refund", "sorry"]}, {}, 1 / 3, "answer is missing 'refund', 'sorry'."),
@@ -128,7 +128,7 @@ CASES = [
 async def test_score_and_feedback(check, params, trace_fields, score, feedback):
     assert get_check(check).validate(params) == []
     result = await run(check, params, **trace_fields)
-    assert result.score == pytest.approx(score)
+    assert result.score == (None if score is None else pytest.approx(score))
     assert result.feedback == feedback
 
 
