@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
 from agentopt.envs.session import parse_env
@@ -16,16 +17,37 @@ from agentopt.gate import check_gate
 from agentopt.redact import redact_url, redacted_errors
 from agentopt.spec.load import load_agent, load_rubric
 from agentopt.store.junit import write_junit
-from agentopt.store.report import fmt, headline, pct, render_report, summary_markdown
+from agentopt.store.report import fmt, headline, not_applicable_line, pass_hat_label, pct, render_report, summary_markdown
 from agentopt.store.run import REPORT, SUMMARY, RunFolder
 
 
 def criteria_table(summary: dict) -> Table:
+    """Score and pass rate over the episodes each criterion applied to; an n/a column counts the
+    episodes it did not apply to (shown only when there are some)."""
+    criteria = summary["summary"]["criteria"]
+    na = any(c.get("n_not_applicable") for c in criteria)
     table = Table(title="Criteria", title_justify="left")
-    for column, justify in (("criterion", "left"), ("weight", "right"), ("gate", "center"), ("score", "right"), ("pass rate", "right")):
+    columns = [("criterion", "left"), ("weight", "right"), ("gate", "center"), ("score", "right"), ("pass rate", "right")]
+    for column, justify in columns + ([("n/a", "right")] if na else []):
         table.add_column(column, justify=justify)
-    for c in summary["summary"]["criteria"]:
-        table.add_row(c["id"], f"{c['weight']:g}", "yes" if c["gate"] else "", fmt(c["mean"]), pct(c["pass_rate"]))
+    for c in criteria:
+        row = [c["id"], f"{c['weight']:g}", "yes" if c["gate"] else "", fmt(c["mean"]), pct(c["pass_rate"])]
+        table.add_row(*row, *([str(c.get("n_not_applicable") or 0)] if na else []))
+    return table
+
+
+def tasks_table(summary: dict, most: int = 20) -> Table | None:
+    """Per task over its repeats (None when each task was played once)."""
+    s = summary["summary"]
+    tasks = s.get("per_task") or []
+    if (s.get("repeats") or 1) <= 1 or not tasks:
+        return None
+    more = f" (first {most} of {len(tasks)}; all in summary.json)" if len(tasks) > most else ""
+    table = Table(title=f"Tasks over their repeats{more}", title_justify="left")
+    for column, justify in (("task", "left"), ("played", "right"), ("scored", "right"), ("mean", "right"), ("passes", "right"), (pass_hat_label(summary), "right")):
+        table.add_column(column, justify=justify)
+    for t in tasks[:most]:
+        table.add_row(escape(str(t["task_id"])), str(t["repeats"]), str(t["n"]), fmt(t["mean"]), str(t["passes"]), pct(t["pass_hat_k"]))
     return table
 
 
@@ -78,14 +100,18 @@ def run_eval(
             handle.write(summary_markdown(summary) + "\n")
 
     console.print(criteria_table(summary))
-    console.print(f"[bold]{headline(summary)}[/bold]")
+    if (per_task := tasks_table(summary)) is not None:
+        console.print(per_task)
+    console.print(f"[bold]{escape(headline(summary))}[/bold]")
+    if line := not_applicable_line(summary):
+        console.print(line, markup=False)
     usage = summary["usage"]
     console.print(f"model calls: {usage['calls']} ({usage['cached']} cached) · wall {result.wall_s:.1f}s · report: {run.path / REPORT}")
     if junit is not None:
         console.print(f"JUnit: {junit}")
 
     if result.n_errors > max_errors:
-        errors = [s.error for s in result.scores if s.error]
+        errors = [s.error for s in result.scores if s.is_infra_error]
         raise InfraError(f"{result.n_errors} episode(s) hit infrastructure errors (first: {errors[0]}); see {run.path / REPORT}")
     gate = summary["gate"]
     if gate is not None:

@@ -4,6 +4,10 @@ The comparison is paired: only tasks both candidates were scored on count, so a 
 on a subset (or a task that errored for one side) cannot win by a different mix of tasks.
 Acceptance is strict: equal is not better. Optionally a paired bootstrap over the per-task
 differences must also call the win significant.
+
+With repeats (`--repeat R`) the unit is the task, not the episode: `per_task_means` turns the
+episodes into {task: mean score over its scored repeats}, and `decide` pairs those means, so R
+noisy plays of one task are one paired difference, not R.
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from statistics import fmean
+from typing import Any, Iterable
+
+from agentopt.scoring.repeats import task_key
+from agentopt.scoring.result import EpisodeScore
 
 _EPS = 1e-12  # float slack so that a delta of exactly min_delta passes
 
@@ -21,6 +29,17 @@ class Decision:
     delta: float  # mean(child) - mean(best) on the shared tasks
     reason: str  # one line a person can read
     p_value: float | None = None  # bootstrap p-value, when significance was asked for
+
+
+def per_task_means(episodes: Iterable[Any]) -> dict[str, float]:
+    """{task id: mean score over its scored repeats} from Episodes or EpisodeScores; episodes
+    that were not scored (errors, not applicable) are left out. Played once, it is {task id: score}."""
+    groups: dict[str, list[float]] = {}
+    for episode in episodes:
+        score = episode if isinstance(episode, EpisodeScore) else episode.score
+        if score.error is None:
+            groups.setdefault(task_key(score), []).append(score.score)
+    return {task: fmean(values) for task, values in groups.items()}
 
 
 def decide(

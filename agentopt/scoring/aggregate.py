@@ -102,7 +102,7 @@ def summarize(scores: list[EpisodeScore], rubric: Rubric, seed: int = 0) -> Spli
         repeats=repeats,
         k=k,
         pass_hat_k=fmean(hats) if hats else None,
-        tasks=tuple(tasks) if k is not None else (),
+        per_task=tuple(tasks) if k is not None else (),
     )
 
 

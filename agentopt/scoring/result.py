@@ -99,7 +99,7 @@ class SplitSummary:
     repeats: int = 1  # most episodes played of one task
     k: int | None = None  # the k of pass_hat_k (= repeats); None when each task was played once
     pass_hat_k: float | None = None  # mean over tasks of pass^k (all k repeats pass); None when repeats == 1
-    tasks: tuple[TaskSummary, ...] = ()  # per task, when repeats > 1
+    per_task: tuple[TaskSummary, ...] = ()  # per task, when repeats > 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,5 +108,5 @@ class SplitSummary:
     def from_dict(cls, data: dict[str, Any]) -> "SplitSummary":
         data = dict(data)
         data["criteria"] = tuple(CriterionSummary(**c) for c in data.get("criteria", []))
-        data["tasks"] = tuple(TaskSummary(**t) for t in data.get("tasks", []))
+        data["per_task"] = tuple(TaskSummary(**t) for t in data.get("per_task", []))
         return cls(**data)

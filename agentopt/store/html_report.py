@@ -41,9 +41,18 @@ def _delta(before: float | None, after: float | None) -> str:
 
 
 def _with_ci(split: dict[str, Any] | None) -> str:
+    """'0.68 (CI 0.58-0.77)'; with repeats the interval is over task means and pass^k follows."""
     if not split or split.get("mean") is None:
         return "n/a"
-    return f"{fmt(split['mean'])} (CI {fmt(split.get('ci_low'))}-{fmt(split.get('ci_high'))})"
+    text = f"{fmt(split['mean'])} (CI {fmt(split.get('ci_low'))}-{fmt(split.get('ci_high'))})"
+    if split.get("k"):
+        text += f" pass^{split['k']} {pct(split.get('pass_hat_k'))}"
+    return text
+
+
+def na_note(count: int | None) -> str:
+    """' (2 n/a)': the episodes a criterion did not apply to, after its pass rate."""
+    return f" ({count} n/a)" if count else ""
 
 
 def headline(summary: dict[str, Any]) -> str:
@@ -74,6 +83,7 @@ def criteria_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
             "gate": bool(info.get("gate")), "before": b.get("mean"), "after": a.get("mean"),
             "change": _delta(b.get("mean"), a.get("mean")),
             "before_pass": b.get("pass_rate"), "after_pass": a.get("pass_rate"),
+            "before_na": b.get("n_not_applicable") or 0, "after_na": a.get("n_not_applicable") or 0,
         })
     return rows
 
@@ -241,7 +251,7 @@ def render_html_report(summary: dict[str, Any], candidates: list[dict[str, Any]]
         criteria_svg=Markup(criteria_chart(summary)),
         cost_svg=Markup(cost_chart(summary, candidates)), spent=spent,
         diff_html=markdown_to_html(diff_md), skill_html=markdown_to_html(best_skill_md),
-        fmt=fmt, pct=pct,
+        fmt=fmt, pct=pct, na_note=na_note,
     )
 
 
@@ -255,7 +265,8 @@ def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]
             "|---|---:|:---:|---:|---:|---:|---:|---:|"]
     for r in criteria_rows(summary):
         rows.append(f"| {_cell(r['id'])} | {r['weight']:g} | {'yes' if r['gate'] else ''} | {fmt(r['before'])} | "
-                    f"{fmt(r['after'])} | {r['change']} | {pct(r['before_pass'])} | {pct(r['after_pass'])} |")
+                    f"{fmt(r['after'])} | {r['change']} | {pct(r['before_pass'])}{na_note(r['before_na'])} | "
+                    f"{pct(r['after_pass'])}{na_note(r['after_na'])} |")
     cands = ["| " + " | ".join(CANDIDATE_COLUMNS) + " |", "|---" * len(CANDIDATE_COLUMNS) + "|"]
     for c in map(candidate_cells, candidates):
         cands.append("| " + " | ".join(_cell(c[k]) for k in CANDIDATE_COLUMNS) + " |")

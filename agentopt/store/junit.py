@@ -1,4 +1,6 @@
-"""JUnit XML for CI: one testcase per episode; a failure carries the failed criteria's feedback."""
+"""JUnit XML for CI: one testcase per episode; a failure carries the failed criteria's feedback.
+An episode no criterion applied to (e.g. the environment gave no reward) is a skipped testcase,
+neither a failure nor an error; a criterion that did not apply is never listed as failed."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any, Iterable
 
 def write_junit(path: Path, suite_name: str, episodes: Iterable[dict[str, Any]]) -> Path:
     suite = ET.Element("testsuite", name=suite_name)
-    counts = {"tests": 0, "failures": 0, "errors": 0}
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total_time = 0.0
     for record in episodes:
         trace, score = record["trace"], record["score"]
@@ -18,7 +20,10 @@ def write_junit(path: Path, suite_name: str, episodes: Iterable[dict[str, Any]])
         case = ET.SubElement(
             suite, "testcase", classname=suite_name, name=str(trace["task_id"]), time=f"{trace.get('latency_s', 0.0):.3f}"
         )
-        if score.get("error"):
+        if score.get("not_applicable"):
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message="not applicable").text = score.get("error") or "not applicable"
+        elif score.get("error"):
             counts["errors"] += 1
             ET.SubElement(case, "error", message="infrastructure error").text = score["error"]
         elif not score["passed"]:
