@@ -101,6 +101,9 @@ def eval_command(
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Call the model even for requests answered before."),
     max_errors: int = typer.Option(0, min=0, help="Infrastructure errors tolerated before exiting 3."),
+    repeat: int = typer.Option(1, min=1, help="Play each task this many times, each with its own seed."),
+    tasks: Optional[Path] = typer.Option(None, "--tasks", help="A JSONL or YAML file of reset arguments per split (docs/environments.md)."),
+    seed: int = typer.Option(0, min=0, help="Base seed of the episodes (each episode: base + its index; seeded splits add their range)."),
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
     sandbox_image: Optional[str] = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
@@ -113,7 +116,7 @@ def eval_command(
             agent=agent, rubric=rubric, env=env, split=split, episodes=episodes, concurrency=concurrency,
             min_score=min_score, baseline=baseline, max_drop=max_drop, junit=junit, runs_dir=runs_dir,
             use_cache=not no_cache, max_errors=max_errors, sandbox=_sandbox_mode(sandbox, no_sandbox),
-            sandbox_image=sandbox_image,
+            sandbox_image=sandbox_image, repeat=repeat, tasks=tasks, seed=seed,
         )
     except AgentoptError as error:
         _fail(error)
@@ -138,7 +141,9 @@ def run_command(
     val_episodes: Optional[int] = typer.Option(None, min=1, help="Use only the first N val tasks."),
     test_episodes: Optional[int] = typer.Option(None, min=1, help="Use only the first N test tasks."),
     concurrency: int = typer.Option(4, min=1, help="Episodes run at once."),
-    seed: int = typer.Option(0, help="Seed for splits of the search."),
+    seed: int = typer.Option(0, min=0, help="Seed for splits of the search, and the episodes' base seed."),
+    repeat: Optional[int] = typer.Option(None, min=1, help="Play each task this many times, each with its own seed (default 1)."),
+    tasks: Optional[Path] = typer.Option(None, "--tasks", help="A JSONL or YAML file of reset arguments per split (docs/environments.md)."),
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL shared by several workers (default: the run folder's study.db)."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="With --resume: play again the episodes that hit an infrastructure error (the rest is reused)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
@@ -157,7 +162,8 @@ def run_command(
             budget=Budget(max_rollouts=max_rollouts, max_cost=max_cost, max_time_s=max_time, max_candidates=max_candidates),
             minibatch=minibatch, min_delta=min_delta, significance=significance, seed=seed, mutator_model=mutator,
             operators=tuple(o.strip() for o in operators.split(",") if o.strip()) if operators else (),
-            val_episodes=val_episodes, test_episodes=test_episodes, storage=storage, eval=EvalConfig(concurrency=concurrency, seed=seed),
+            val_episodes=val_episodes, test_episodes=test_episodes, storage=storage,
+            eval=EvalConfig(concurrency=concurrency, seed=seed, repeat=repeat or 1, tasks_file=str(tasks.resolve()) if tasks else None),
         )
         code = run_optimize(
             agent, rubric, env, resume, runs_dir, config, retry_errors=retry_errors,

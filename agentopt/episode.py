@@ -42,15 +42,25 @@ def cap_observation(text: str, limit: int | None) -> str:
 
 @dataclass(frozen=True)
 class TaskRef:
-    """Which task an episode plays: a split and an index into it (OpenEnv's Task API)."""
+    """Which episode to play: a split and an index into it (OpenEnv's Task API, a --tasks
+    file, or seeded episodes), which repeat of that task, and how to reset it."""
 
     split: str
     index: int
-    spec: dict[str, Any] = field(default_factory=dict)  # the task spec, {} when the env has no Task API
+    spec: dict[str, Any] = field(default_factory=dict)  # the task spec, {} for seeded episodes
+    repeat: int = 0  # which of --repeat R plays of this task (0 .. R-1)
+    seed: int | None = None  # the reset's seed; None: the evaluator's --seed + index
+    reset: dict[str, Any] = field(default_factory=dict)  # more reset arguments (a --tasks file's entry)
+
+    @property
+    def base_task_id(self) -> str:
+        """The task's id, the same for all its repeats (group repeats by this)."""
+        return str(self.spec.get("id", f"{self.split}-{self.index}"))
 
     @property
     def task_id(self) -> str:
-        return str(self.spec.get("id", f"{self.split}-{self.index}"))
+        """The episode's id: the task's id, plus `#rN` for repeat N > 0 (journals key episodes by it)."""
+        return self.base_task_id if self.repeat == 0 else f"{self.base_task_id}#r{self.repeat}"
 
 
 def openai_tools(spec: AgentSpec, env_tools: list[ToolSpec]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentopt.envs.session import parse_env
+from agentopt.envs.tasks import load_tasks_file
 from agentopt.errors import InfraError
 from agentopt.evaluate import EvalConfig, default_cache_path, evaluate, summary_dict
 from agentopt.gate import check_gate
@@ -56,6 +57,7 @@ def run_eval(
     agent: Path, rubric: Path, env: str, split: str, episodes: int | None, concurrency: int,
     min_score: float | None, baseline: Path | None, max_drop: float, junit: Path | None,
     runs_dir: Path, use_cache: bool, max_errors: int, sandbox: str = "local", sandbox_image: str | None = None,
+    repeat: int = 1, tasks: Path | None = None, seed: int = 0,
 ) -> int:
     console = Console(highlight=False)
     spec = load_agent(str(agent))
@@ -67,7 +69,12 @@ def run_eval(
     run = RunFolder.create(runs_dir, "eval", spec.name)
     run.snapshot(agent, "agent.yaml")
     run.snapshot(rubric, "rubric.yaml")
-    config = EvalConfig(split=split, episodes=episodes, concurrency=concurrency, cache_path=default_cache_path() if use_cache else None)
+    config = EvalConfig(
+        split=split, episodes=episodes, concurrency=concurrency, cache_path=default_cache_path() if use_cache else None,
+        repeat=repeat, tasks_file=str(tasks) if tasks is not None else None, seed=seed,
+    )
+    if tasks is not None:
+        load_tasks_file(tasks)  # its mistakes are FILE:LINE lines, exit 2, before any run folder
 
     console.print(f"Evaluating [bold]{spec.name}[/bold] ({spec.model}) on [bold]{redact_url(target.label)}[/bold], split {split}")
     console.print(f"Run folder: {run.path}")
@@ -86,7 +93,12 @@ def run_eval(
                 done.append(episode.score.score)
             progress.update(bar, advance=1, mean=f"{sum(done) / len(done):.2f}" if done else "-")
 
-        result = evaluate(spec, rules, target, run, config, on_start=on_start, on_episode=on_episode)
+        def notify(text: str) -> None:
+            warning = text.startswith("warning: ")
+            progress.console.print("[yellow]warning:[/yellow] " if warning else "[dim]notice:[/dim] ", end="")
+            progress.console.print(text.removeprefix("warning: "), markup=False, highlight=False)
+
+        result = evaluate(spec, rules, target, run, config, on_start=on_start, on_episode=on_episode, notify=notify)
 
     summary = summary_dict(result, spec, rules)
     summary["env"] = redact_url(summary["env"])  # the URL still connects; what is written has no credentials

@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from agentopt.envs.session import parse_env
+from agentopt.envs.tasks import load_tasks_file
 from agentopt.errors import UsageError
 from agentopt.optimize.artifacts import best_skill, load_candidate_spec, save_spec, spec_diff
 from agentopt.optimize.budget import Budget
@@ -179,6 +180,8 @@ def _optimize(
         spec = load_agent(str(agent))
         config = replace(config, budget=config.budget if any(asdict(config.budget).values()) else Budget(max_rollouts=DEFAULT_ROLLOUTS))
     rules = load_rubric(str(rubric))
+    if config.eval.tasks_file:
+        load_tasks_file(config.eval.tasks_file)  # its mistakes are FILE:LINE lines, exit 2, before any run folder
     target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image)  # --sandbox is per invocation, not saved for --resume
     if resume is None:
         run = RunFolder.create(runs_dir, "run", spec.name)
@@ -208,6 +211,7 @@ def _optimize(
     if not console.is_terminal:
         console.line()  # rich leaves a non-terminal Live's last line open: end it before the summary
     summary = run_summary(result, Path(agent), rules, redact_url(target.label), config, time.monotonic() - started, optimizer.evaluator.usage)
+    summary["tasks"] = optimizer.evaluator.task_info()  # how the episodes were chosen; whether seeds are honoured
     write_outputs(run, summary, result)
     if retry_errors:
         console.print(f"retried {optimizer.retried} episode(s) that had hit infrastructure errors")

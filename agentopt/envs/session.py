@@ -46,6 +46,15 @@ PROMPT_FIELDS = ("prompt", "message", "text", "question", "instruction", "input"
 MAX_RESTARTS = 20  # fresh servers after crashes or wedges, per evaluation; then episodes fail at once
 HEALTH_TIMEOUT_S = 5.0  # after a failed step or connect: a server that does not answer /health in this long is wedged
 DEFAULT_EPISODE_TIMEOUT_S = 900.0
+CAPACITY_RETRIES = 8  # a session refused at capacity is asked for again this often (backoff up to 1 s)
+_CAPACITY = re.compile(r"at capacity: (\d+)/(\d+) sessions? active", re.I)
+
+
+def capacity_limit(error: str | None) -> int | None:
+    """The session limit M in OpenEnv's refusal `Server at capacity: N/M sessions active`;
+    None when `error` is not that refusal."""
+    match = _CAPACITY.search(error or "")
+    return int(match.group(2)) if match else None
 
 
 @dataclass(frozen=True)
@@ -192,18 +201,81 @@ class RunningEnv:
                 sandbox=SandboxConfig.from_env(target.sandbox, target.sandbox_image),
             )
         self.url = target.url or ""
-        self.env_name: str | None = None
+        self.env_name: str | None = None  # the Task API's name for the environment; None: no Task API
+        self.session_limit: int | None = None  # sessions at once, when the server publishes it
 
     def start(self) -> "RunningEnv":
         if self._process is not None:
             self._process.start()
             self.url = self._process.url
-        try:
-            names = httpx.get(f"{self.url}/list_environments", timeout=10).json()
-            self.env_name = names[0] if names else None
-        except (httpx.HTTPError, ValueError, IndexError):
-            self.env_name = None
+        self.env_name = self._task_api_name()
+        self.session_limit = self._published_session_limit()
         return self
+
+    def _get_json(self, path: str) -> Any:
+        """GET `path` as JSON; None when the server does not answer it (404, an error, not JSON)."""
+        try:
+            response = httpx.get(f"{self.url}{path}", timeout=10, verify=_tls_context())
+            return response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, OSError):
+            return None
+
+    def _task_api_name(self) -> str | None:
+        """The environment's name in OpenEnv's Task API; None without it (openenv-core 0.3
+        servers, any app without /list_environments: their 404 body is a dict)."""
+        names = self._get_json("/list_environments")
+        if isinstance(names, list) and names and isinstance(names[0], str) and names[0]:
+            return names[0]
+        return None
+
+    def _published_session_limit(self) -> int | None:
+        """The server's session limit when /metadata publishes one (OpenEnv's own does not:
+        then the capacity error's `N/M sessions active` tells it)."""
+        meta = self._get_json("/metadata")
+        if isinstance(meta, dict):
+            for key in ("max_concurrent_envs", "max_sessions", "max_concurrent_sessions"):
+                value = meta.get(key)
+                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                    return value
+        return None
+
+    def splits(self) -> list[str] | None:
+        """The split names the Task API lists; None when it does not list them."""
+        if not self.env_name:
+            return None
+        splits = self._get_json(f"/{self.env_name}/splits")
+        if not isinstance(splits, list):
+            return None
+        names = [s.get("name") if isinstance(s, dict) else s for s in splits]
+        return [str(n) for n in names if isinstance(n, (str, int))] or None
+
+    async def reset_observation(self, **kwargs: Any) -> dict[str, Any]:
+        """One reset in a fresh session of its own, as the server answers it (observation,
+        reward, done). A server at capacity (another session still closing) is asked again."""
+        from openenv.core.generic_client import GenericEnvClient
+
+        await self.ensure_running()
+        for attempt in range(CAPACITY_RETRIES + 1):
+            client = GenericEnvClient(base_url=self.url, message_timeout_s=self.step_timeout_s)
+            try:
+                await client.connect()
+                result = await asyncio.wait_for(client.reset(**kwargs), self.step_timeout_s)
+                return {"observation": result.observation, "reward": result.reward, "done": result.done}
+            except Exception as exc:  # noqa: BLE001 - every failure here is the environment's
+                if capacity_limit(str(exc)) is None or attempt == CAPACITY_RETRIES:
+                    raise EnvError(redact(f"environment {self.target.label}: reset failed: {type(exc).__name__}: {exc}"[:400])) from None
+            finally:
+                await _close_quietly(client)
+            await asyncio.sleep(min(0.1 * 2**attempt, 1.0))
+        raise AssertionError("unreachable")
+
+    async def seeds_honoured(self, seed: int, split: str = "train", index: int = 0) -> bool:
+        """Whether two resets with one seed give the same observation (ids and clocks aside)."""
+        from agentopt.envs.tasks import comparable
+
+        first = await self.reset_observation(seed=seed, split=split, index=index)
+        second = await self.reset_observation(seed=seed, split=split, index=index)
+        return comparable(first) == comparable(second)
 
     def stop(self) -> None:
         if self._process is not None:
@@ -297,11 +369,17 @@ class RunningEnv:
             response = httpx.post(f"{self.url}/{self.env_name}/tasks", json={"split": split}, timeout=30)
         except httpx.HTTPError as exc:
             raise EnvError(f"environment {self.target.label}: listing tasks failed: {exc}{self.crash_report()}") from None
-        if response.status_code in (404, 501):
+        if response.status_code in (404, 405, 501):
             return None
         if response.status_code != 200:
-            raise EnvError(f"environment {self.target.label}: split {split!r}: {response.text[:200]}")
-        return [t if isinstance(t, dict) else {"id": str(t)} for t in response.json().get("tasks", [])]
+            raise EnvError(one_line(f"environment {self.target.label}: split {split!r}: {response.text[:200]}"))
+        try:
+            tasks = response.json().get("tasks", [])
+            if not isinstance(tasks, list):
+                raise TypeError("'tasks' is not a list")
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise EnvError(one_line(f"environment {self.target.label}: listing tasks: the Task API answered something else than a task list ({exc})")) from None
+        return [t if isinstance(t, dict) else {"id": str(t)} for t in tasks]
 
     def session(self) -> "EnvSession":
         return EnvSession(self)

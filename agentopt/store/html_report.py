@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from agentopt.redact import redact_url
 from agentopt.store import plots
-from agentopt.store.report import fmt, pct
+from agentopt.store.report import fmt, pct, tasks_note
 
 CANDIDATE_COLUMNS = ("id", "parent", "operator", "component", "status", "train", "val", "note", "reason")
 STATUSES = ("baseline", "accepted", "rejected", "screened_out", "invalid")
@@ -244,7 +244,7 @@ def render_html_report(summary: dict[str, Any], candidates: list[dict[str, Any]]
     usage = summary.get("usage") or {}
     spent = any((c.get("cost_usd") or 0) > 0 for c in candidates) or (usage.get("cost_usd") or 0) > 0
     return _env.get_template("report.html.j2").render(
-        s={**summary, "env": redact_url(summary.get("env", ""))}, usage=usage, headline=headline(summary), budget=budget_used(summary),
+        s={**summary, "env": redact_url(summary.get("env", ""))}, usage=usage, headline=" ".join(filter(None, (headline(summary), tasks_note(summary)))), budget=budget_used(summary),
         split=report_split(summary), criteria=criteria_rows(summary),
         candidates=[candidate_cells(c) for c in candidates], counts=summary.get("candidates") or {},
         progress_svg=Markup(progress_chart(summary, candidates)),
@@ -277,6 +277,7 @@ def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]
         f"mutator `{summary.get('mutator_model', '')}`, judge `{summary.get('judge_model', '')}`",
         f"- rubric: `{summary.get('rubric', '')}`",
         f"- environment: `{redact_url(summary.get('env', ''))}`, splits " + " / ".join(f"{k} {v}" for k, v in splits.items()),
+        *[f"- {note}" for note in [tasks_note(summary)] if note],
         f"- stopped: {summary.get('stopped') or 'n/a'}",
         f"- budget used: {', '.join(budget_used(summary))}",
         f"- model calls: {usage.get('calls', 0)} ({usage.get('cached', 0)} from cache), "

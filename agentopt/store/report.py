@@ -63,6 +63,19 @@ def tasks_section(summary: dict[str, Any], most: int = 50) -> str:
     )
 
 
+def tasks_note(summary: dict[str, Any]) -> str:
+    """One line on how the episodes were chosen, with the warning when the environment
+    ignores seeds ("" when the summary does not say)."""
+    info = summary.get("tasks") or {}
+    if info.get("source") == "seeds" and info.get("seeds_honoured") is False:
+        return ("Warning: the environment ignores the reset seed (two resets with one seed gave different observations): "
+                "its episodes cannot be replayed, and held-out results are unreliable.")
+    source = {"seeds": "seeded episodes (the environment has no Task API; each split its own seed range)",
+              "task_api": "OpenEnv's Task API", "tasks_file": f"the tasks file `{info.get('tasks_file', '')}`"}.get(info.get("source") or "")
+    repeat = f", each task played {info['repeat']} times" if (info.get("repeat") or 1) > 1 else ""
+    return f"Episodes: {source}{repeat}." if source else ""
+
+
 def criteria_table(summary: dict[str, Any]) -> str:
     """Mean and pass rate per criterion over the episodes it applied to; an `n/a` column counts
     the episodes it did not apply to (shown only when there are some)."""
@@ -122,7 +135,7 @@ def render_report(summary: dict[str, Any], episodes: Iterable[dict[str, Any]]) -
         f"- model calls: {usage['calls']} ({usage['cached']} from cache), "
         f"tokens: {usage['prompt_tokens'] + usage['completion_tokens']}, cost: ${usage['cost_usd']:.4f}, "
         f"wall time: {summary['wall_s']:.1f}s\n\n"
-        f"## Score\n\n{headline(summary)}\n\n{criteria_table(summary)}\n\n"
+        f"## Score\n\n{headline(summary)}\n\n" + (f"{tasks_note(summary)}\n\n" if tasks_note(summary) else "") + f"{criteria_table(summary)}\n\n"
         f"{gate_section(summary.get('gate'))}\n"
         + (f"{not_applicable_line(summary)}\n\n" if not_applicable_line(summary) else "")
         + f"{tasks_section(summary)}{failures_section(episodes)}"
