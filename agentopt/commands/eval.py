@@ -63,6 +63,8 @@ def run_eval(
     spec = load_agent(str(agent))
     rules = load_rubric(str(rubric))
     target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image)
+    if tasks is not None:
+        load_tasks_file(tasks)  # its mistakes are FILE:LINE lines, exit 2, before any run folder
     if baseline is not None:
         check_gate(0.0, None, baseline, max_drop)  # fail fast (exit 2) on a bad baseline file
 
@@ -73,8 +75,6 @@ def run_eval(
         split=split, episodes=episodes, concurrency=concurrency, cache_path=default_cache_path() if use_cache else None,
         repeat=repeat, tasks_file=str(tasks) if tasks is not None else None, seed=seed,
     )
-    if tasks is not None:
-        load_tasks_file(tasks)  # its mistakes are FILE:LINE lines, exit 2, before any run folder
 
     console.print(f"Evaluating [bold]{spec.name}[/bold] ({spec.model}) on [bold]{redact_url(target.label)}[/bold], split {split}")
     console.print(f"Run folder: {run.path}")
