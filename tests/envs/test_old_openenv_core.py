@@ -154,6 +154,10 @@ def test_eval_scores_every_episode_of_an_openenv_core_0_3_server(tmp_path, old_s
         expected = 1.0 if right_answer_expected(question) else 0.0
         assert score["score"] == expected, (question, score)
         assert server_says[question] is (expected == 1.0)
+    # Without a Task API: seeded episodes, and the run records that the server honours seeds.
+    tasks = json.loads((run / "summary.json").read_text())["tasks"]
+    assert tasks["source"] == "seeds" and tasks["seeds_honoured"] is True, tasks
+    assert len({e["seed"] for e in events if e["event"] == "reset"} - {None}) >= 6
     summary = json.loads((run / "summary.json").read_text())["summary"]
     assert summary["n"] == 6 and summary["n_errors"] == 0
     expected_mean = sum(right_answer_expected(q) for q in questions) / 6
@@ -209,3 +213,58 @@ def test_a_one_session_server_as_the_0_3_template_makes_it(tmp_path, old_server)
     assert_clean(result)
     summary = json.loads((only_run(tmp_path) / "summary.json").read_text())["summary"]
     assert summary["n"] == 4 and summary["n_errors"] == 0, summary
+    # ... and says it lowered its concurrency to the server's one session.
+    notice = " ".join(result.stdout.split())
+    assert "notice:" in notice and "1 session" in notice and "concurrency" in notice, notice
+
+
+# The virtualenv fixture itself: reused when complete, rebuilt when not, one line without PyPI.
+
+
+def offline_pip(monkeypatch) -> None:
+    """Make pip see only an index on a closed loopback port: what a machine without PyPI sees."""
+    import os
+
+    from agentopt.servers import free_port
+
+    for name in list(os.environ):
+        if name.startswith("PIP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no pip.conf (mirrors, find-links)
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{free_port()}/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+
+
+def test_a_complete_old_core_venv_is_reused_without_running_pip(tmp_path, monkeypatch):
+    from tests.envs import old_core
+
+    venv = tmp_path / "old"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(old_core.sys._base_executable)
+    (venv / old_core.STAMP_NAME).write_text(json.dumps(old_core._wanted()))
+    offline_pip(monkeypatch)  # a rebuild would fail: reuse must not try one
+    assert old_core.ensure_old_core_venv(venv) == venv
+    assert not (venv / "install.log").exists()
+
+
+@pytest.mark.parametrize("stamp", [None, json.dumps({"requirements": ["openenv-core==0.2.*"]})])
+def test_without_pypi_an_incomplete_old_core_venv_fails_with_one_line(tmp_path, monkeypatch, stamp):
+    """No stamp (an interrupted build) or one for other requirements: rebuilt from scratch, and with no
+    index reachable that fails with one line naming pip and PyPI, not a skip."""
+    from tests.envs import old_core
+
+    venv = tmp_path / "old"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(old_core.sys._base_executable)
+    (venv / "leftover").write_text("from an interrupted build")
+    if stamp is not None:
+        (venv / old_core.STAMP_NAME).write_text(stamp)
+    offline_pip(monkeypatch)
+    with pytest.raises(old_core.OldCoreVenvError) as raised:
+        old_core.ensure_old_core_venv(venv)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"pip install openenv-core==0.3.* uvicorn into {venv} failed (is PyPI reachable?): ")
+    assert not (venv / "leftover").exists()  # started over
+    assert not (venv / old_core.STAMP_NAME).exists()  # a failed build is never taken as complete
+    assert (venv / "install.log").is_file()
