@@ -22,9 +22,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentopt.errors import EnvError, ProviderError, TemplateLimitError, ValidationError
+from agentopt.envs.kind import NotAnOpenEnvServer
 from agentopt.envs.session import RunningEnv, ToolSpec
 from agentopt.models.types import ChatModel, ChatRequest, ChatResponse
-from agentopt.prompt import LOAD_SKILL, system_prompt
+from agentopt.prompt import LOAD_SKILL, render_observation, system_prompt
 from agentopt.redact import redact
 from agentopt.spec.agent import AgentSpec
 from agentopt.trace import ToolCall, Trace
@@ -193,12 +194,13 @@ async def run_episode(spec: AgentSpec, env: RunningEnv, model: ChatModel, task: 
             episode.variables = sorted(reset.context)
             tools = openai_tools(spec, await session.tools())
             structured = spec.structured_tools
-            prompt = system_prompt(spec, reset.context, tools if structured else None, reset.prompt)
-            episode.messages = [{"role": "system", "content": prompt}, {"role": "user", "content": reset.prompt}]
+            first = render_observation(spec, reset.fields, "reset") if spec.loop.observation_template else reset.prompt
+            prompt = system_prompt(spec, reset.context, tools if structured else None, first)
+            episode.messages = [{"role": "system", "content": prompt}, {"role": "user", "content": first}]
             runner = _Runner(spec, session, model, episode, tools, structured)
             await runner.run()
-    except ValidationError:
-        raise  # the spec is wrong (a prompt variable the environment does not give): stop the run
+    except (ValidationError, NotAnOpenEnvServer):
+        raise  # the spec is wrong (a prompt variable the environment does not give), or no episode can run: stop the run
     except (ProviderError, EnvError, TemplateLimitError) as exc:
         episode.stop_reason, episode.error = "error", redact(str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug must not lose the run; it is reported as an error
@@ -305,6 +307,8 @@ class _Runner:
             self.ep.calls.append(ToolCall(name=name, arguments=arguments, result=body, error=None if body else text))
             return text, False
         outcome = await self.session.call_tool(name, arguments)
+        if self.spec.loop.observation_template and outcome.error is None:
+            outcome = replace(outcome, text=render_observation(self.spec, outcome.fields, "step"))
         limit = self.spec.loop.max_observation_chars
         outcome = replace(
             outcome,

@@ -1,7 +1,10 @@
 """From an agent spec and an episode's variables to the system prompt the model reads.
 
 The spec's `system_prompt` is a Jinja2 template rendered with the variables the
-environment returned at reset (e.g. `{{ policy }}`). Skills (inline mode) and few-shot
+environment returned at reset: every field of the reset observation, `metadata` included
+(`{{ question }}`, `{{ metadata.question }}`), and the keys of its `context` (agentopt's
+own environments, e.g. `{{ policy }}`). `loop.observation_template`, when given, is what
+the agent reads of each observation (`render_observation`). Skills (inline mode) and few-shot
 examples follow as markdown sections; in structured mode the tools are described in the
 prompt too, since the model does not receive them through a tools API.
 """
@@ -20,6 +23,7 @@ from agentopt.spec.agent import AgentSpec
 from agentopt.spec.load import problem_at
 
 LOAD_SKILL = "load_skill"
+OBSERVATION_TEMPLATE = "loop.observation_template"
 
 
 def render_template(spec: AgentSpec, variables: dict[str, Any]) -> str:
@@ -37,6 +41,23 @@ def render_template(spec: AgentSpec, variables: dict[str, Any]) -> str:
     except TemplateError as exc:
         known = ", ".join(sorted(variables)) or "none"
         raise ValidationError(problem_at(spec.source, field, f"cannot render: {exc} (the environment provides: {known})")) from None
+
+
+def render_observation(spec: AgentSpec, fields: dict[str, Any], which: str) -> str:
+    """An observation as the agent reads it through `loop.observation_template` (rendered
+    with the observation's fields). `which` names it in errors ("reset", "step"). A field
+    the observation lacks is a spec error naming the fields it has; a template past a limit
+    fails the episode, as for the system prompt."""
+    template = spec.loop.observation_template or ""
+    try:
+        return render_limited(template, fields)
+    except TemplateLimitError as exc:
+        where = str(problem_at(spec.source, OBSERVATION_TEMPLATE, str(exc))) if spec.source else f"{OBSERVATION_TEMPLATE}: {exc}"
+        raise TemplateLimitError(where) from None
+    except TemplateError as exc:
+        known = ", ".join(sorted(fields)) or "none"
+        message = f"cannot render the {which} observation: {exc} (the observation has: {known})"
+        raise ValidationError(problem_at(spec.source, OBSERVATION_TEMPLATE, message)) from None
 
 
 def skills_section(spec: AgentSpec) -> str:

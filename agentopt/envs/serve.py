@@ -2,13 +2,15 @@
 
 `python -m agentopt.envs.serve support --port 8001` and `agentopt env serve support`
 both land here. Options are `key=value` pairs passed to the app factory, e.g.
-`dataset path=examples/triage/tickets.jsonl`.
+`dataset path=examples/triage/tickets.jsonl`. `module:attr` may also name an ASGI app
+object (OpenEnv environments export `app = create_app(...)`), served as is.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 from typing import Any
 
 from agentopt.envs.builtin import BUILTIN_ENVS
@@ -23,8 +25,35 @@ def load_factory(name: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
+def is_app(obj: Any) -> bool:
+    """Whether `obj` is an ASGI app to serve as is (what OpenEnv environments export as
+    `app`: a FastAPI/Starlette instance, or any object whose `__call__` takes ASGI's
+    scope, receive, send) rather than a factory that builds one."""
+    if inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj) or inspect.isbuiltin(obj):
+        return False
+    if hasattr(obj, "router") and hasattr(obj, "middleware_stack"):  # Starlette, FastAPI
+        return True
+    call = getattr(type(obj), "__call__", None)
+    if call is None:
+        return False
+    try:
+        params = [p for p in inspect.signature(call).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return False
+    return len(params) == 4 and inspect.iscoroutinefunction(call)  # self, scope, receive, send
+
+
 def build_app(name: str, options: dict[str, str]) -> Any:
-    return load_factory(name)(**options)
+    """The app to serve: `module:attr` names an app (served as is) or a factory (called with
+    the `key=value` options)."""
+    target = load_factory(name)
+    if is_app(target):
+        if options:
+            raise ValueError(f"{name} is an app, not a factory: it takes no options ({', '.join(sorted(options))})")
+        return target
+    if not callable(target):
+        raise ValueError(f"{name} is neither an ASGI app nor a factory that builds one")
+    return target(**options)
 
 
 def serve(name: str, port: int | None, host: str = "127.0.0.1", options: dict[str, str] | None = None, uds: str | None = None) -> None:

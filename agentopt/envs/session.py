@@ -37,12 +37,13 @@ import httpx
 
 from agentopt.errors import EnvError, InfraError, Problem, UsageError, ValidationError, one_line
 from agentopt.envs.builtin import BUILTIN_ENVS
+from agentopt.envs.kind import EnvKind, probe
+from agentopt.envs.observation import PROMPT_FIELDS, reset_text  # noqa: F401 - PROMPT_FIELDS re-exported
 from agentopt.redact import redact, redact_url
 from agentopt.sandbox import SandboxConfig
 from agentopt.servers import ServerProcess, python_module_argv
 from agentopt.names import safe_name
 
-PROMPT_FIELDS = ("prompt", "message", "text", "question", "instruction", "input")
 MAX_RESTARTS = 20  # fresh servers after crashes or wedges, per evaluation; then episodes fail at once
 HEALTH_TIMEOUT_S = 5.0  # after a failed step or connect: a server that does not answer /health in this long is wedged
 DEFAULT_EPISODE_TIMEOUT_S = 900.0
@@ -161,17 +162,19 @@ class ToolSpec:
 
 @dataclass(frozen=True)
 class StepOutcome:
-    text: str  # what the agent sees as the tool's result
+    text: str  # what the agent sees as the tool's result (without loop.observation_template)
     error: str | None
     reward: float | None
     done: bool
     metadata: dict[str, Any]
+    fields: dict[str, Any] = field(default_factory=dict)  # the observation, for loop.observation_template
 
 
 @dataclass(frozen=True)
 class ResetOutcome:
-    prompt: str  # the first user message
-    context: dict[str, Any]  # variables for the system prompt template
+    prompt: str  # the first user message (without loop.observation_template)
+    context: dict[str, Any]  # variables for the system prompt template: the observation's fields and its `context`
+    fields: dict[str, Any] = field(default_factory=dict)  # the reset observation, for loop.observation_template
 
 
 class RunningEnv:
@@ -384,16 +387,19 @@ class RunningEnv:
     def session(self) -> "EnvSession":
         return EnvSession(self)
 
-
-def _result_text(result: Any) -> str:
-    if isinstance(result, dict):
-        blocks = result.get("content") or []
-        texts = [b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
-        if texts:
-            return "\n".join(texts)
-        if "data" in result and result["data"] is not None:
-            return result["data"] if isinstance(result["data"], str) else json.dumps(result["data"])
-    return "" if result is None else (result if isinstance(result, str) else json.dumps(result, default=str))
+    async def kind(self) -> EnvKind | None:
+        """Which kind of OpenEnv server this is (agentopt.envs.kind), asked once; None while
+        it cannot be reached (the session's connect then says why). A URL that answers but
+        is not an OpenEnv server raises NotAnOpenEnvServer, which stops the run."""
+        known: EnvKind | None = getattr(self, "_kind", None)
+        if known is not None:
+            return known
+        if getattr(self, "_kind_lock", None) is None:
+            self._kind_lock = asyncio.Lock()
+        async with self._kind_lock:
+            if getattr(self, "_kind", None) is None:
+                self._kind = await probe(self.url, self.target.label, verify=_tls_context())
+        return self._kind
 
 
 @functools.cache
@@ -420,21 +426,30 @@ class EpisodeTimeout(Exception):
 
 
 class EnvSession:
-    """One episode's WebSocket session. Any transport failure raises EnvError and ends it."""
+    """One episode's WebSocket session, whichever kind the server is (agentopt.envs.kind):
+    `reset`, `tools`, `call_tool`. Any transport failure raises EnvError and ends it."""
 
     def __init__(self, env: RunningEnv):
         self.env = env
         self._client: Any = None
+        self._actions: Any = None  # how the agent acts: McpActions or TypedActions
         self._deadline = 0.0
         self._generation = env.generation  # the launch of the server this session talks to
 
     async def __aenter__(self) -> "EnvSession":
-        from openenv.core.mcp_client import MCPToolClient
-
         await self.env.ensure_running()  # a fresh server if the last one died
         self._generation = self.env.generation
         self._deadline = time.monotonic() + self.env.episode_timeout_s
-        client = MCPToolClient(base_url=self.env.url, message_timeout_s=self.env.step_timeout_s)
+        kind = await self.env.kind()
+        if kind is not None and kind.kind == "typed":
+            from agentopt.envs.typed_session import TypedActions
+
+            self._actions = TypedActions(kind.action_schema or {})
+        else:
+            from agentopt.envs.mcp_session import McpActions
+
+            self._actions = McpActions()
+        client = self._actions.client(self.env.url, self.env.step_timeout_s)
         if getattr(client, "_http_client", 0) is None:
             # OpenEnv's client opens an httpx client per session for its HTTP calls, and
             # httpx loads the CA bundle for each one (~30 ms of CPU, most of an episode's
@@ -484,38 +499,38 @@ class EnvSession:
                 redact(f"environment {self.env.target.label}: {what} {kind}: {type(exc).__name__}: {exc}"[:400]) + why
             ) from None
 
-    async def reset(self, split: str, index: int, seed: int | None = None) -> ResetOutcome:
-        kwargs: dict[str, Any] = {"split": split, "index": index}
+    async def reset(self, split: str, index: int, seed: int | None = None, **extra: Any) -> ResetOutcome:
+        """Reset for one episode: `split`, `index` and `seed` (and any `extra` reset arguments)
+        go to the environment's reset, which takes those its signature names."""
+        kwargs: dict[str, Any] = {"split": split, "index": index, **extra}
         if seed is not None:
             kwargs["seed"] = seed
         result = await self._guard("reset", self._live().reset(**kwargs))
-        obs = result.observation.model_dump() if hasattr(result.observation, "model_dump") else dict(result.observation)
-        context = dict(obs.get("context") or {})
-        prompt = next((str(obs[f]) for f in PROMPT_FIELDS if obs.get(f)), None)
-        if prompt is None:
-            visible = {k: v for k, v in obs.items() if k not in ("done", "reward", "metadata", "context")}
-            prompt = json.dumps(visible, default=str)
-        return ResetOutcome(prompt=prompt, context=context)
+        fields = observation_fields(result)
+        context = dict(fields.get("context") or {}) if isinstance(fields.get("context"), dict) else {}
+        # Every field of the observation (metadata included) is a system prompt variable;
+        # agentopt's own environments give theirs in `context`, as before.
+        variables = {k: v for k, v in fields.items() if k not in ("done", "reward")}
+        return ResetOutcome(prompt=reset_text(fields), context={**variables, **context}, fields=fields)
 
     async def tools(self) -> list[ToolSpec]:
-        tools = await self._guard("list_tools", self._live().list_tools(use_cache=False))
-        return [ToolSpec(t.name, t.description or "", dict(t.input_schema or {})) for t in tools]
+        return await self._actions.tools(self)
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> StepOutcome:
-        from openenv.core.env_server.mcp_types import CallToolAction
+        """One action of the agent: an MCP tool call, or a typed environment's step."""
+        return await self._actions.call_tool(self, name, arguments)
 
-        result = await self._guard(f"tool {name!r}", self._live().step(CallToolAction(tool_name=name, arguments=arguments)))
-        obs = result.observation
-        error = getattr(obs, "error", None)
-        raw = getattr(obs, "result", None)
-        is_error = isinstance(raw, dict) and raw.get("is_error")
-        text = _result_text(raw)
-        error_text = error.message if error is not None else (text if is_error else None)
-        reward = result.reward
-        return StepOutcome(
-            text=text if error_text is None else f"ERROR: {error_text}",
-            error=error_text,
-            reward=float(reward) if reward is not None else None,
-            done=bool(result.done),
-            metadata=dict(result.metadata or getattr(obs, "metadata", {}) or {}),
-        )
+
+def observation_fields(result: Any) -> dict[str, Any]:
+    """An OpenEnv StepResult's observation as a mapping of its fields, with `metadata`,
+    `reward` and `done` (from the result when the observation leaves them out)."""
+    obs = result.observation
+    if hasattr(obs, "model_dump"):
+        obs = obs.model_dump()
+    fields = dict(obs) if isinstance(obs, dict) else {"observation": obs}
+    if not fields.get("metadata") and result.metadata:
+        fields["metadata"] = dict(result.metadata)
+    fields.setdefault("metadata", {})
+    fields["reward"] = result.reward
+    fields["done"] = bool(result.done)
+    return fields

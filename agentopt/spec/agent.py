@@ -62,6 +62,7 @@ class LoopSettings:
     example_pick: str = "first"  # first: examples in order; similar: those most like the task input
     examples_shown: int | None = None  # how many examples a prompt shows; None = all
     max_observation_chars: int | None = 20_000  # longest tool result the model sees and the trace keeps; None = no cap
+    observation_template: str | None = None  # Jinja2 over an observation's fields: what the agent reads of it; None = its fields as lines
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,7 @@ def _agent(source: Source) -> Built:
     prompt, prompt_problems = _system_prompt(source, data)
     skills, skill_problems = _skills(source, _list(data, "skills"))
     problems += prompt_problems + skill_problems + _search_space(source, data, skills, not skill_problems)
+    problems += _observation_template_problems(source, _mapping(data, "loop").get("observation_template"))
     if problems:
         return None, _finish(source, problems)
     return _build_agent(source, data, prompt, skills), []
@@ -223,6 +224,11 @@ def _inline_template_problems(source: Source, text: str) -> list[Problem]:
         line = node.start_mark.line + 1 + source.line_offset + error[0]
     # other styles fold or escape line breaks: the template's line is not the file's, so point at the field
     return [Problem(source.file, line, column, "system_prompt", error[1])]
+
+
+def _observation_template_problems(source: Source, text: Any) -> list[Problem]:
+    error = _template_error(text) if isinstance(text, str) else None
+    return [source.problem("loop.observation_template", error[1])] if error else []
 
 
 def _prompt_file(source: Source, path: str) -> tuple[str, list[Problem]]:

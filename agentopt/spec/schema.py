@@ -83,6 +83,9 @@ LOOP = _object(
         "max_observation_chars": _field(["integer", "null"], "Longest tool result, in characters, the model sees "
                                         "and the trace keeps; a longer one is cut and ends with a note saying so. "
                                         "null for no limit.", minimum=1, default=20000),
+        "observation_template": _field(["string", "null"], "Jinja2 template over an observation's fields (reset "
+                                       "and step): what the agent reads of each observation. null: its non-empty "
+                                       "fields as `field: value` lines.", default=None),
     },
 )
 
