@@ -159,3 +159,28 @@ def test_run_reports_show_not_applicable_counts_and_pass_hat_k():
     assert "pass^3 50%" in md
     html = render_html_report(run_summary(val), [])
     assert "50% (3 n/a)" in html and "pass^3 50%" in html
+
+
+def test_decide_averages_repeat_ids_as_the_optimizer_passes_them():
+    """loop.py hands decide {episode task_id: score}; with repeats those are `task#rN` ids."""
+    from agentopt.episode import TaskRef
+    from agentopt.scoring.repeats import split_repeat_id
+
+    refs = [TaskRef("val", i, {"id": t}, repeat=r) for i, t in enumerate("ab") for r in range(3)]
+    assert [split_repeat_id(ref.task_id) for ref in refs] == [(ref.base_task_id, ref.repeat) for ref in refs]
+    child = {ref.task_id: s for ref, s in zip(refs, (1.0, 1.0, 1.0, 0.0, 0.0, 0.0))}
+    best = {ref.task_id: s for ref, s in zip(refs, (0.0, 0.0, 0.0, 0.0, 0.0, 0.0))}
+    decision = decide(child, best, significance=0.05, rng=random.Random(0))
+    assert decision.delta == pytest.approx(0.5)
+    assert decision.reason.startswith("+0.500 not significant")  # 2 tasks, one better: not 6 samples, 3 better
+    assert not decision.accepted
+    per_episode = decide({f"e{i}": v for i, v in enumerate(child.values())}, {f"e{i}": v for i, v in enumerate(best.values())},
+                         significance=0.05, rng=random.Random(0))
+    assert per_episode.p_value < decision.p_value  # what pairing episodes would have claimed
+
+
+def test_ids_that_only_look_like_repeats_are_left_alone():
+    from agentopt.scoring.repeats import mean_over_repeats, split_repeat_id
+
+    assert split_repeat_id("issue#r0") == ("issue#r0", 0) and split_repeat_id("a#r01") == ("a#r01", 0)
+    assert mean_over_repeats({"t1": 0.5, "t2": 1.0}) == {"t1": 0.5, "t2": 1.0}

@@ -5,9 +5,10 @@ on a subset (or a task that errored for one side) cannot win by a different mix 
 Acceptance is strict: equal is not better. Optionally a paired bootstrap over the per-task
 differences must also call the win significant.
 
-With repeats (`--repeat R`) the unit is the task, not the episode: `per_task_means` turns the
-episodes into {task: mean score over its scored repeats}, and `decide` pairs those means, so R
-noisy plays of one task are one paired difference, not R.
+With repeats (`--repeat R`) the unit is the task, not the episode: `decide` first averages each
+side's repeats of a task (episode ids `task#rN`, see TaskRef.task_id) and pairs those per-task
+means, so R noisy plays of one task are one paired difference, not R. `per_task_means` builds the
+same {task: mean} from Episodes directly.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any, Iterable
 
-from agentopt.scoring.repeats import task_key
+from agentopt.scoring.repeats import mean_over_repeats, task_key
 from agentopt.scoring.result import EpisodeScore
 
 _EPS = 1e-12  # float slack so that a delta of exactly min_delta passes
@@ -52,9 +53,12 @@ def decide(
 ) -> Decision:
     """Accept `child` ({task id: score}) over `best` only on a strict, large enough paired gain.
 
+    Scores of a task's repeats (ids `task#rN`) are averaged into one per task before pairing.
+
     With `significance` (e.g. 0.05) the bootstrap p-value must also be below it. Without an
     `rng` the bootstrap uses a fixed seed, so the same scores always give the same decision.
     """
+    child, best = mean_over_repeats(child), mean_over_repeats(best)
     shared = sorted(child.keys() & best.keys())
     if not shared:
         return Decision(False, 0.0, "no val task scored for both child and best")

@@ -8,10 +8,30 @@ over per-task means, never over episodes, which would overstate the certainty.
 
 from __future__ import annotations
 
+import re
 from math import comb
+from statistics import fmean
 from typing import Any, Callable, Iterable, TypeVar
 
 T = TypeVar("T")
+
+# A repeat's episode id, as TaskRef.task_id writes it: the task's id, then `#rN` for repeat N > 0.
+_REPEAT_SUFFIX = re.compile(r"#r([1-9][0-9]*)$")
+
+
+def split_repeat_id(task_id: str) -> tuple[str, int]:
+    """('task', N) for a repeat's episode id 'task#rN'; (task_id, 0) for any other id."""
+    match = _REPEAT_SUFFIX.search(task_id)
+    return (task_id[: match.start()], int(match.group(1))) if match else (task_id, 0)
+
+
+def mean_over_repeats(scores: dict[str, float]) -> dict[str, float]:
+    """{episode id: score} -> {task id: mean score over its repeats}. Ids without a repeat
+    suffix stay as they are, so a split played once is returned unchanged."""
+    groups: dict[str, list[float]] = {}
+    for task_id, score in scores.items():
+        groups.setdefault(split_repeat_id(task_id)[0], []).append(score)
+    return {task: values[0] if len(values) == 1 else fmean(values) for task, values in groups.items()}
 
 
 def task_key(item: Any) -> str:
