@@ -1,7 +1,10 @@
 """The harness side of OpenEnv: launch or connect to a server, one WebSocket session per episode.
 
-The harness only speaks the OpenEnv protocol (OpenEnv's own `MCPToolClient` over `/ws`,
-plus the HTTP Task API for listing a split's tasks), so any OpenEnv server URL works.
+The harness only speaks the OpenEnv protocol (OpenEnv's own clients over `/ws`, plus the
+HTTP Task API for listing a split's tasks), so any OpenEnv server URL works, of either kind
+(agentopt.envs.kind): an MCP tool environment (`MCPToolClient`: list_tools, call_tool; see
+mcp_session.py) or a typed-action one (`GenericEnvClient`: one tool, the action, sent as a
+step; see typed_session.py). `EnvSession` hides which: reset, tools, call_tool.
 
 Pitfalls handled here:
 - the plain HTTP /reset and /step endpoints are stateless, so every episode uses its own

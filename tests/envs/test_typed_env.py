@@ -154,3 +154,23 @@ def test_typed_env_in_structured_mode_constrains_the_action_to_its_schema(tmp_pa
     branch = next(b for b in schema["anyOf"] if b["properties"]["tool"] == {"const": "grid_action"})
     assert branch["properties"]["arguments"]["properties"]["direction"]["enum"] == ["up", "down", "left", "right"]
     assert "grid_action(direction)" in llm.requests[0]["messages"][0]["content"]  # the tool, described in the prompt
+
+
+def test_an_action_the_environment_raises_on_is_an_error_the_agent_reads_and_the_episode_goes_on(tmp_path, grid_url, grid_log):
+    since = log_length(grid_log)
+    moves = iter(["left", "down", "down", "down", "down", "down"])
+    with ScriptedLLM(lambda request: call("grid_action", {"direction": next(moves)})) as llm:
+        agent = scripted_agent(tmp_path, llm.url)
+        agent.write_text(agent.read_text().replace("max_turns: 3", "max_turns: 8"))
+        result = run_cli("eval", str(agent), "--rubric", str(reward_rubric(tmp_path)), "--env", grid_url,
+                         "--episodes", "1", "--runs-dir", "runs", cwd=tmp_path)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    (record,) = [json.loads(line) for line in (only_run(tmp_path) / "traces.jsonl").read_text().splitlines()]
+    trace = record["trace"]
+    assert trace["error"] is None and trace["done"] is True
+    refused = trace["tool_calls"][0]
+    assert refused["arguments"] == {"direction": "left"}
+    assert refused["error"] == "the environment could not run this action: cannot go left from column 0: the grid has no column -1"
+    assert llm.requests[1]["messages"][-1]["content"] == f"ERROR: {refused['error']}"
+    # The same session went on: the next moves reached the server and the episode ended there.
+    assert [s["direction"] for s in grid_steps(grid_log, since)] == [c["arguments"]["direction"] for c in trace["tool_calls"][1:]]

@@ -6,7 +6,8 @@ is an ASGI app, as published environments export it (`--env tests.fakes.openenv_
 - `grid_app`: a typed-action grid world. The action is `GridAction{direction}`; the reset
   observation carries the task in its own fields (`instructions`, `position`, `goal`); the goal
   is drawn from the reset's seed. Reaching the goal ends the episode with reward 1; five
-  moves without it end it with reward 0. Each step is appended to `GRID_LOG` (a file named
+  moves without it end it with reward 0; going left from column 0 raises (OpenEnv answers
+  an EXECUTION_ERROR and keeps the session). Each step is appended to `GRID_LOG` (a file named
   by that environment variable) so a test sees which actions reached the server.
 - `quiz_app`: an MCP tool environment (`answer(value)`) that puts its question in the reset
   observation's `metadata`; the right answer ends the episode with reward 1, else 0.
@@ -63,6 +64,8 @@ class GridEnvironment(Environment):
         )
 
     def step(self, action: GridAction, timeout_s: Optional[float] = None, **kwargs: Any) -> GridObservation:  # type: ignore[override]
+        if action.direction == "left" and self._pos[1] == 0:
+            raise ValueError("cannot go left from column 0: the grid has no column -1")  # OpenEnv answers EXECUTION_ERROR
         self._state.step_count += 1
         dr, dc = MOVES[action.direction]
         row, col = self._pos[0] + dr, self._pos[1] + dc
