@@ -121,3 +121,41 @@ def test_an_environment_without_rewards_makes_env_reward_not_applicable_not_zero
     assert "not applicable" in report and "infrastructure error: not applicable" not in report
     suite = ET.parse(tmp_path / "reward.xml").getroot()
     assert (suite.get("skipped"), suite.get("failures"), suite.get("errors")) == (str(TASKS), "0", "0")
+
+
+def test_repeats_report_the_mean_over_task_means_and_pass_hat_k(tmp_path):
+    """--repeat 3 on two tasks: seeds 0, 2, 4 (task 0) and 1, 3, 5 (task 1); a seed that is a
+    multiple of 4 gets reward 0. Task 0 passes 1 of 3, task 1 all 3."""
+    rubric = write(
+        tmp_path / "rubrics" / "coin.yaml",
+        """
+        name: coin
+        criteria:
+          - id: reward
+            description: The environment's reward.
+            check: {type: env_reward}
+        """,
+    )
+    with ScriptedLLM(lambda request: call("answer", {"value": "heads"})) as llm, RewardEnv("coin") as env:
+        result = eval_cli(tmp_path, llm, env.url, rubric, "--repeat", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    run, summary, records = newest_run(tmp_path)
+    by_id = {r["trace"]["task_id"]: r for r in records}
+    assert sorted(by_id) == ["coin-0", "coin-0#r1", "coin-0#r2", "coin-1", "coin-1#r1", "coin-1#r2"]
+    assert {(r["trace"]["base_task_id"], r["trace"]["repeat"]) for r in records} == {
+        (f"coin-{t}", r) for t in (0, 1) for r in range(3)
+    }
+    assert [by_id[f"coin-0{s}"]["score"]["score"] for s in ("", "#r1", "#r2")] == [0.0, 1.0, 0.0]
+    s = summary["summary"]
+    assert (s["n"], s["n_tasks"], s["repeats"], s["k"]) == (6, 2, 3, 3)
+    assert s["mean"] == pytest.approx((1 / 3 + 1.0) / 2)  # over task means
+    assert (s["ci_low"], s["ci_high"]) == (pytest.approx(1 / 3), 1.0)  # resampling 2 task means, not 6 episodes
+    assert s["pass_rate"] == pytest.approx(4 / 6) and s["pass_hat_k"] == 0.5
+    tasks = {t["task_id"]: t for t in s["per_task"]}
+    assert (tasks["coin-0"]["passes"], tasks["coin-0"]["pass_hat_k"]) == (1, 0.0)
+    assert (tasks["coin-1"]["passes"], tasks["coin-1"]["pass_hat_k"]) == (3, 1.0)
+    out = " ".join(result.stdout.split())
+    assert "Tasks over their repeats" in out and "pass^3 50% (2 tasks, up to 3 repeats each)" in out
+    assert "95% CI over 2 task means 0.33-1.00" in out
+    assert "| coin-0 | 3 | 3 | 0.33 | 1 | 0% |" in (run / "report.md").read_text()

@@ -6,6 +6,8 @@ and served from the test process over loopback.
   reaches the goal (`steps` moves to the right) gives +1.0 and ends the episode. The return
   of an episode that walks straight there is 1.0 - 0.1 * (steps - 1); its last reward is 1.0.
 - `RewardEnv("silent")`: `answer(value)` ends the episode and no step ever gives a reward.
+- `RewardEnv("coin")`: `answer(value)` ends the episode with reward 1 unless the reset's seed
+  is a multiple of 4 (then 0): repeats of one task with distinct seeds pass or fail by seed.
 
 Both publish OpenEnv's Task API (`list_tasks`): split val has `TASKS` tasks.
 """
@@ -34,7 +36,8 @@ class PromptObservation(Observation):
 
 class RewardEnv:
     def __init__(self, kind: str, steps: int = 3):
-        assert kind in ("penalty", "silent")
+        assert kind in ("penalty", "silent", "coin")
+        self.seeds: list[int | None] = []  # every reset's seed
         self.kind, self.steps = kind, steps
         owner = self
 
@@ -61,7 +64,7 @@ class RewardEnv:
                         return "Answer received."
 
                 super().__init__(mcp)
-                self._position, self._moved, self._answered = 0, False, False
+                self._position, self._moved, self._answered, self._seed = 0, False, False, None
                 self._state = State(episode_id=None, step_count=0)
 
             def list_tasks(self, split: str) -> list[dict[str, Any]]:
@@ -69,6 +72,8 @@ class RewardEnv:
 
             def reset(self, seed: Optional[int] = None, episode_id: Optional[str] = None, **kwargs: Any) -> PromptObservation:
                 self._position, self._moved, self._answered = 0, False, False
+                self._seed = seed
+                owner.seeds.append(seed)
                 self._state = State(episode_id=episode_id or uuid.uuid4().hex, step_count=0)
                 prompt = (f"Walk right to cell {owner.steps}." if owner.kind == "penalty" else "Say anything.")
                 return PromptObservation(prompt=prompt, done=False, reward=None)
@@ -82,6 +87,9 @@ class RewardEnv:
                     observation.done = reached
                 elif owner.kind == "silent" and self._answered:
                     observation.done, observation.reward = True, None
+                elif owner.kind == "coin" and self._answered:
+                    observation.done = True
+                    observation.reward = 0.0 if self._seed is None or self._seed % 4 == 0 else 1.0
                 return observation
 
             def step(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
