@@ -268,3 +268,26 @@ def test_without_pypi_an_incomplete_old_core_venv_fails_with_one_line(tmp_path, 
     assert not (venv / "leftover").exists()  # started over
     assert not (venv / old_core.STAMP_NAME).exists()  # a failed build is never taken as complete
     assert (venv / "install.log").is_file()
+
+
+def test_eval_scores_an_openenv_core_0_3_mcp_environment(tmp_path, old_server):
+    """0.3's MCPEnvironment: the agent gets its `submit` tool over the /ws session and the
+    question from the reset observation; every episode scored as the server judged it."""
+    server = old_server("--mcp")
+    rubric = write(tmp_path / "rubrics" / "arithmetic.yaml", RUBRIC)
+    with ScriptedLLM(adder) as llm:
+        agent = scripted_agent(tmp_path, llm.url, name="adder")
+        result = run_cli("eval", str(agent), "--rubric", str(rubric), "--env", server.url, "--runs-dir", "runs",
+                         "--episodes", "6", cwd=tmp_path, timeout=300)
+    assert_clean(result)
+    assert [t["function"]["name"] for t in llm.requests[0]["tools"]] == ["submit"]
+    records = traces_of(only_run(tmp_path) / "traces.jsonl")
+    judged = [e["right"] for e in server_events(tmp_path) if e["event"] == "step"]
+    assert len(records) == 6 and len(judged) == 6
+    for record in records:
+        users = [m for m in record["trace"]["messages"] if m["role"] == "user"]
+        found = QUESTION.search(str(users[0]["content"]))
+        assert found, f"the first user message has no task: {users[0]['content']!r}"
+        assert record["score"]["error"] is None, record["score"]
+        assert record["score"]["score"] == (1.0 if right_answer_expected(found.group(0)) else 0.0)
+    assert sum(r["score"]["score"] for r in records) == sum(judged)
