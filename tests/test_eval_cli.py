@@ -177,7 +177,7 @@ def test_a_broken_dataset_is_reported_by_file_and_line_before_any_launch(tmp_pat
         agent = scripted_agent(tmp_path, llm.url)
         result = run_cli(*eval_args(agent, qa_rubric, data), cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"{data}:3:1: record has no 'input' field"
+    assert result.stderr.strip() == f"{data}:3: record has no 'input' field"
     assert not (tmp_path / "runs").exists()
 
 
