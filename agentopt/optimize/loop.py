@@ -206,7 +206,7 @@ class Optimizer:
 
     # --- the run ---
     async def optimize(self) -> RunResult:
-        async with Evaluator(self.env_target, self.rubric, self.run.logs, self.config.eval) as evaluator:
+        async with Evaluator(self.env_target, self.rubric, self.run.logs, self.config.eval, notify=self.display.warn) as evaluator:
             self.evaluator = evaluator
             self.display.step("listing tasks")
             train = await evaluator.tasks("train")
