@@ -99,6 +99,5 @@ def test_a_url_that_is_not_an_openenv_server_gets_one_line_and_exit_3(tmp_path, 
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if "not an OpenEnv server" in line]
-    assert lines == [f"--env {plain_http_url}: not an OpenEnv server (no /ws WebSocket endpoint; GET /schema answered HTTP 404)"] or \
-        len(lines) == 1 and lines[0].endswith(f"--env {plain_http_url}: not an OpenEnv server (no /ws WebSocket endpoint; GET /schema answered HTTP 404)")
+    assert lines == [f"error: --env {plain_http_url}: not an OpenEnv server (no /ws WebSocket endpoint; GET /schema answered HTTP 404)"]
     assert llm.requests == []
