@@ -147,10 +147,23 @@ def check_text(text: str, current: str, ctx: ProposalContext, max_tokens: int) -
     return None
 
 
+class _Placeholder(str):
+    """A variable's stand-in that also has every attribute and item (`metadata.question`,
+    `task["id"]`): the environment's values are not known here, only their names."""
+
+    def __getattr__(self, name: str) -> "_Placeholder":
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _Placeholder(f"{str(self)[:-1]}.{name}>")
+
+    def __getitem__(self, key: object) -> "_Placeholder":  # type: ignore[override]
+        return _Placeholder(f"{str(self)[:-1]}[{key!r}]>")
+
+
 def render_problem(spec: AgentSpec, variables: tuple[str, ...]) -> str | None:
     """Why the system prompt cannot render with the environment's variables, or None."""
     try:
-        render_template(spec, {v: f"<{v}>" for v in variables})
+        render_template(spec, {v: _Placeholder(f"<{v}>") for v in variables})
     except ValidationError as exc:
         return exc.problems[0].message
     except TemplateLimitError as exc:
