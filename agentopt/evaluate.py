@@ -167,6 +167,11 @@ class Evaluator:
         except BaseException:
             await self.__aexit__()
             raise
+        try:
+            await self.env.kind()  # a URL that is no OpenEnv server stops here, in one line, before any notice
+        except BaseException:
+            await self.__aexit__()
+            raise
         limit = self.env.session_limit
         if limit is not None and self._limit.lower(limit):
             self.notify(f"the environment server takes {limit} session(s) at once: concurrency lowered from {self.config.concurrency} to {limit}")
