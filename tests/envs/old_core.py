@@ -36,6 +36,9 @@ STAMP_NAME = ".agentopt-complete"
 PIP_TIMEOUT_S = 900  # the whole install; a dead index fails long before (pip's own timeouts below)
 
 
+STATUS: list[str] = []  # what ensure_old_core_venv did, for the end of pytest's report
+
+
 class OldCoreVenvError(Exception):
     """The old-core virtualenv could not be built; the message is one line."""
 
@@ -67,13 +70,15 @@ def _last_error_line(log: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def ensure_old_core_venv(venv: Path = VENV) -> Path:
-    """The virtualenv's folder, built if needed. Raises OldCoreVenvError (one line) on failure."""
+def ensure_old_core_venv(venv: Path = VENV, status: list[str] | None = None) -> Path:
+    """The virtualenv's folder, built if needed. Raises OldCoreVenvError (one line) on failure.
+    Appends to `status` one line saying whether it was reused or built, and in how long."""
+    status = [] if status is None else status
     venv.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{venv}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two pytest processes never build it at once
         if _complete(venv):
-            print(f"\nopenenv-core 0.3 virtualenv: reusing {venv}", file=sys.stderr)
+            status.append(f"openenv-core 0.3 virtualenv: reused {venv}")
             return venv
         started = time.monotonic()
         shutil.rmtree(venv, ignore_errors=True)
@@ -108,7 +113,7 @@ def ensure_old_core_venv(venv: Path = VENV) -> Path:
         (venv / STAMP_NAME).write_text(
             json.dumps({**_wanted(), "openenv_core": version, "build_seconds": round(took, 1)}), encoding="utf-8"
         )
-        print(f"\nopenenv-core 0.3 virtualenv: built {venv} (openenv-core {version}) in {took:.1f} s", file=sys.stderr)
+        status.append(f"openenv-core 0.3 virtualenv: built {venv} (openenv-core {version}) in {took:.1f} s")
         return venv
 
 
