@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from agentopt import cli_help  # noqa: F401  (clean help: AGENT in usage lines, no <bool> beside flags)
 from agentopt.errors import AgentoptError, ValidationError
 
 app = typer.Typer(
@@ -24,6 +25,21 @@ app = typer.Typer(
 )
 env_app = typer.Typer(help="Run the built-in OpenEnv environments.", no_args_is_help=True)
 app.add_typer(env_app, name="env")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from agentopt import __version__
+
+        typer.echo(f"agentopt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    pass
 
 
 def _fail(error: AgentoptError) -> None:
