@@ -1,6 +1,6 @@
 import pytest
 
-from agentopt.optimize.budget import Budget, BudgetTracker, too_small
+from agentopt.optimize.budget import MIN_CANDIDATES, Budget, BudgetTracker, Plan, too_small
 
 
 class FakeClock:
@@ -91,3 +91,23 @@ def test_too_small():
     warning = too_small(Budget(max_rollouts=129), 60, 70)
     assert warning is not None
     assert "max_rollouts=129" in warning and "at least 130" in warning
+
+
+def test_plan_counts_baseline_candidates_and_final_test_and_refuses_a_thin_budget():
+    # The first command: 160 test tasks played twice do not fit in 200 rollouts.
+    plan = Plan.make(200, train=120, val=40, test=160, minibatch=8)
+    assert plan.final_test == 320 and plan.candidates == 0
+    assert "lower --test-episodes" in plan.refusal()
+    # With 10 test tasks, 40 val tasks per candidate are what weighs most.
+    plan = Plan.make(200, train=120, val=40, test=10, minibatch=8)
+    assert plan.baseline_train == 35  # a quarter of what val and test leave, not all but one candidate
+    assert plan.candidates == 1 and "lower --val-episodes" in plan.refusal()
+    fixed = Plan.make(int(plan.refusal().rsplit(" ", 1)[1]), train=120, val=40, test=10, minibatch=8)
+    assert fixed.candidates == MIN_CANDIDATES and fixed.refusal() is None
+    # The demo: every train ticket scored for the baseline, at least 5 candidates.
+    demo = Plan.make(250, train=46, val=15, test=15, minibatch=8)
+    assert (demo.baseline, demo.per_candidate, demo.final_test, demo.candidates, demo.candidates_screened) == (61, 31, 30, 5, 19)
+    assert Plan.from_dict(demo.to_dict()) == demo
+    # No rollout limit: nothing to refuse, all of train for the baseline.
+    free = Plan.make(None, train=46, val=15, test=15, minibatch=8)
+    assert free.baseline_train == 46 and free.candidates is None and free.refusal() is None

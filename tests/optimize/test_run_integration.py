@@ -75,8 +75,14 @@ def test_run_finds_the_instruction_that_fixes_the_failures_and_ships_only_accept
     assert summary["baseline"]["val"]["mean"] == 0.5
     assert summary["winner"]["val"]["mean"] == 1.0
     assert summary["winner"]["test"]["mean"] == 1.0 and summary["baseline"]["test"]["mean"] == 0.5
-    # The budget covers everything, the final test evaluations included.
+    # The budget covers everything, the final test evaluations included, and the plan said so up front.
     assert summary["usage"]["rollouts"] <= 60
+    assert "Budget plan (--max-rollouts 60): baseline 12 (val 4 + train 8); per candidate up to 12" in result.stdout
+    assert "final test 8 (baseline and winner on 4 test tasks)" in result.stdout
+    plan = json.loads((run / "plan.json").read_text())
+    assert (plan["baseline"], plan["per_candidate"], plan["final_test"], plan["candidates"]) == (12, 12, 8, 3)
+    assert "Budget plan (--max-rollouts 60)" in (run / "report.md").read_text()
+    assert "budget plan" in (run / "report.html").read_text()
     assert "\nstopped: " in result.stdout  # on its own line after the live display
     decisions = [json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines()]
     accepted = {d["id"] for d in decisions if d["status"] in ("accepted", "baseline")}
@@ -108,7 +114,7 @@ def test_run_finds_the_instruction_that_fixes_the_failures_and_ships_only_accept
     assert run.name in listed.stdout and "val 0.50 -> 1.00" in listed.stdout
 
 
-def test_a_budget_too_small_for_one_candidate_is_said_up_front(tmp_path):
+def test_a_budget_too_small_for_a_handful_of_candidates_is_refused_before_any_episode(tmp_path):
     data, rules = dataset(tmp_path), rubric(tmp_path)
     with ScriptedLLM(quiz_model) as llm:
         agent = scripted_agent(tmp_path, llm.url, name="capitals")
@@ -116,8 +122,27 @@ def test_a_budget_too_small_for_one_candidate_is_said_up_front(tmp_path):
             "run", str(agent), "-r", str(rules), "--env", f"dataset:{data}", "--runs-dir", "runs",
             "--max-rollouts", "10", "--minibatch", "4", cwd=tmp_path, env={"COLUMNS": "200"},
         )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "warning: max_rollouts=10 cannot pay for" in result.stdout
-    summary = json.loads(next((tmp_path / "runs").glob("*/summary.json")).read_text())
-    assert summary["stopped"] == "not enough rollouts left for another candidate"
-    assert summary["winner"]["id"] == "c0" and summary["candidates"]["proposed"] == 0
+        assert llm.requests == []  # no episode was played
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: --max-rollouts 10 buys 0 candidate(s)")
+    assert "--minibatch" in result.stderr and "raise --max-rollouts to 56" in result.stderr
+    assert "Budget plan (--max-rollouts 10)" in result.stdout
+    assert not list((tmp_path / "runs").iterdir())  # no half-made run folder to --resume
+
+
+def test_a_test_split_that_would_eat_the_budget_is_refused_naming_test_episodes(tmp_path):
+    rows = [{"id": f"t{n}", "split": "test", "input": f"What is the {q}?", "expected": a} for n, (q, a) in enumerate(FACTS.items())]
+    data = dataset(tmp_path)
+    data.write_text(data.read_text() + "".join(json.dumps(r) + "\n" for r in rows))  # 4 + 16 test tasks
+    with ScriptedLLM(quiz_model) as llm:
+        agent = scripted_agent(tmp_path, llm.url, name="capitals")
+        args = ("run", str(agent), "-r", str(rubric(tmp_path)), "--env", f"dataset:{data}", "--runs-dir", "runs", "--max-rollouts", "60", "--minibatch", "4")
+        refused = run_cli(*args, cwd=tmp_path)
+        assert llm.requests == []
+        assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stdout + refused.stderr
+        assert "lower --test-episodes (the final test plays 20 test tasks twice: 40 rollouts)" in refused.stderr
+        # With a smaller test evaluation the same budget buys a handful and the run goes ahead.
+        ran = run_cli(*args, "--test-episodes", "2", "--max-candidates", "1", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "final test 4 (baseline and winner on 2 test tasks)" in ran.stdout
