@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agentopt.envs.session import EnvTarget
-from agentopt.errors import AgentoptError, UsageError
+from agentopt.errors import AgentoptError, InfraError, UsageError
 from agentopt.evaluate import EvalConfig, Episode, Evaluator
 from agentopt.optimize.accept import decide
 from agentopt.optimize.artifacts import load_candidate_spec, save_spec
@@ -286,6 +286,8 @@ class Optimizer:
         episodes = await self.evaluate(self.baseline, val, "val")
         train_eps = await self.evaluate(self.baseline, self._baseline_train(train, val), "train")
         self.val_scores["c0"] = _by_task(episodes)
+        if not self.val_scores["c0"]:
+            raise _nothing_scored(episodes)
         self.pool = ["c0"]
         if self.journal.decision("c0") is None:
             train_info = {"mean": _mean(train_eps), "n": len(train_eps)} if train_eps else None
@@ -504,3 +506,13 @@ def _paired_gain(child: list[Episode], parent: list[Episode]) -> float | None:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _nothing_scored(episodes: list[Episode]) -> InfraError:
+    """No val episode of the baseline has a score: there is no bar for a candidate to beat."""
+    errors = [e.score.error for e in episodes if e.score.error]
+    first = f"; first: {errors[0]}" if errors else ""
+    return InfraError(
+        f"none of the baseline's {len(episodes)} val episodes could be scored{first}: there is nothing to compare "
+        "candidates on; run agentopt eval on the val split to see why"
+    )
