@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, replace
@@ -19,9 +18,11 @@ from agentopt.envs.session import parse_env
 from agentopt.envs.tasks import load_tasks_file
 from agentopt.errors import UsageError
 from agentopt.optimize.artifacts import best_skill, load_candidate_spec, save_spec, spec_diff
+from agentopt.optimize.account import is_account
 from agentopt.optimize.budget import Budget
+from agentopt.optimize.demos import lineage_section
 from agentopt.optimize.journal import CANDIDATES
-from agentopt.optimize.loop import Optimizer, PlanRefused, RunConfig, RunResult
+from agentopt.optimize.loop import Optimizer, RunConfig, RunResult
 from agentopt.redact import HIDDEN, redact_url, redacted_errors
 from agentopt.spec.load import load_agent, load_rubric
 from agentopt.store.html_report import headline as report_headline
@@ -47,9 +48,6 @@ class LiveDisplay:
 
     def warn(self, text: str) -> None:
         self.live.console.print(f"[yellow]warning:[/yellow] {text}")
-
-    def note(self, text: str) -> None:
-        self.live.console.print(text, markup=False, soft_wrap=True)
 
     def update(self, stats: dict[str, Any]) -> None:
         self.stats = stats
@@ -83,6 +81,7 @@ def run_summary(result: RunResult, spec_file: Path, rubric, env_label: str, conf
         "mutator_model": config.mutator_model,
         "judge_model": rubric.judge_model,
         "stopped": result.stopped,
+        **({"account": result.stopped} if is_account(result.stopped) else {}),  # nothing could be learned: the report opens with it
         "wall_s": round(wall_s, 1),
         "budget": asdict(config.budget),
         "usage": {"rollouts": result.tracker.rollouts, "cost_usd": result.tracker.cost, **{k: v for k, v in asdict(usage).items() if k != "cost_usd"}},
@@ -101,7 +100,7 @@ def headline(summary: dict[str, Any]) -> str:
 def write_outputs(run: RunFolder, summary: dict[str, Any], result: RunResult) -> None:
     best = run.path / "best"
     save_spec(result.winner.spec, best)
-    diff = spec_diff(result.baseline.spec, result.winner.spec)
+    diff = spec_diff(result.baseline.spec, result.winner.spec) + lineage_section(list(read_jsonl(run.path / CANDIDATES)), result.winner.id)
     skill = best_skill(result.winner.spec, headline(summary))
     (best / "best_skill.md").write_text(skill, encoding="utf-8")
     (best / "diff.md").write_text(diff, encoding="utf-8")
@@ -212,19 +211,14 @@ def _optimize(
             live.stop()
             console.print(f"interrupted: everything finished is kept; continue with --resume {run.path}")
             return 130
-        except PlanRefused:
-            if resume is None:  # nothing was played: no half-made run folder is left to resume
-                shutil.rmtree(run.path, ignore_errors=True)
-            raise
     if not console.is_terminal:
         console.line()  # rich leaves a non-terminal Live's last line open: end it before the summary
     summary = run_summary(result, Path(agent), rules, redact_url(target.label), config, time.monotonic() - started, optimizer.evaluator.usage)
-    summary["plan"] = optimizer.plan.to_dict()
     summary["tasks"] = optimizer.evaluator.task_info()  # how the episodes were chosen; whether seeds are honoured
     write_outputs(run, summary, result)
     if retry_errors:
         console.print(f"retried {optimizer.retried} episode(s) that had hit infrastructure errors")
-    console.print(f"stopped: {result.stopped}")
+    console.print(f"stopped: {result.stopped}", markup=False, soft_wrap=True)  # one line, however long
     console.print(f"[bold]{headline(summary)}[/bold]")
     console.print(f"winner: {run.path / 'best' / 'agent.yaml'} · skill: {run.path / 'best' / 'best_skill.md'} · report: {run.path / 'report.html'}")
     return 0

@@ -50,6 +50,9 @@ class ProposalContext:
     train_inputs: tuple[str, ...] = ()  # every train task's input text (for copy detection)
     tools: tuple[tuple[str, str], ...] = ()  # (name, description the agent sees now) per env tool
     variables: tuple[str, ...] = ()  # prompt variables the environment provides (e.g. "policy")
+    # async (spec, task_ids) -> episodes: plays a spec on train tasks, journaled and charged to the
+    # rollout budget; it plays only as many as the budget spares for this child (for `sample`)
+    play: Any = None
 
     def failures(self) -> list[Episode]:
         return [e for e in self.episodes if e.score.error is None and not e.score.passed]

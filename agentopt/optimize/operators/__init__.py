@@ -12,9 +12,10 @@ def all_operators() -> dict[str, Operator]:
     from agentopt.optimize.operators.merge import MergeOperator
     from agentopt.optimize.operators.reflect import ReflectOperator
     from agentopt.optimize.operators.rules import RulesOperator
+    from agentopt.optimize.operators.sample import SampleOperator
     from agentopt.optimize.operators.skill import SkillOperator
 
-    operators = [FewShotOperator(), RulesOperator(), ChoicesOperator(), MergeOperator(), ReflectOperator(), SkillOperator()]
+    operators = [FewShotOperator(), RulesOperator(), ChoicesOperator(), MergeOperator(), SampleOperator(), ReflectOperator(), SkillOperator()]
     return {op.name: op for op in operators}
 
 

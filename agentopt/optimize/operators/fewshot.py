@@ -24,6 +24,7 @@ from typing import Any
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
 from agentopt.evaluate import Episode
+from agentopt.optimize.demos import Cleaning
 from agentopt.optimize.repair import corrected
 from agentopt.optimize.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import Example
@@ -55,9 +56,9 @@ class FewShotOperator:
 
     async def propose(self, ctx: ProposalContext) -> Proposal | None:
         k = int(ctx.params.get("fewshot.k", _k_bounds(ctx.parent)[1]))
-        found, fixed = await self._candidates(ctx)
+        found, fixed, cleaning = await self._candidates(ctx)
         if ctx.params.get("fewshot.pick", "first") == "similar":
-            return self._pool(ctx, found, fixed, k)
+            return self._pool(ctx, found, fixed, k, cleaning)
         picked = select(found, k)
         if not picked:
             return None
@@ -69,21 +70,24 @@ class FewShotOperator:
         tasks = ", ".join(episode.trace.task_id for _, episode in picked)
         noun = "example" if len(examples) == 1 else "examples"
         note = f"{len(examples)} {noun} bootstrapped from successful train episodes {tasks}{_corrected(examples, fixed)}"
+        note += cleaning.note(episode.trace.task_id for _, episode in picked)
         return Proposal(spec=replace(parent, examples=examples, loop=loop), component="examples", note=note)
 
-    def _pool(self, ctx: ProposalContext, found: list[tuple[Example, Episode]], fixed: set[str], k: int) -> Proposal | None:
+    def _pool(self, ctx: ProposalContext, found: list[tuple[Example, Episode]], fixed: set[str], k: int, cleaning: Cleaning) -> Proposal | None:
         """The parent's pool (when it already picks similar examples) plus every new success."""
         parent = ctx.parent.spec
         kept = parent.examples if parent.loop.example_pick == "similar" else ()
         inputs = {example.input for example in kept}
-        new = [example for example, _ in found if example.input not in inputs]
+        new_found = [(example, episode) for example, episode in found if example.input not in inputs]
+        new = [example for example, _ in new_found]
         pool = (*kept, *new)[:POOL_MAX]
         loop = replace(parent.loop, example_pick="similar", examples_shown=k)
         if not pool or (pool == parent.examples and loop == parent.loop):
             return None
         added = pool[len(kept):]
         note = (f"a pool of {len(pool)} examples ({len(added)} new from successful train episodes"
-                f"{_corrected(added, fixed)}); each episode shows the {k} most similar")
+                f"{_corrected(added, fixed)}); each episode shows the {k} most similar"
+                f"{cleaning.note(episode.trace.task_id for _, episode in new_found[:len(added)])}")
         return Proposal(spec=replace(parent, examples=pool, loop=loop), component="examples", note=note)
 
     def _succeeded(self, episode: Episode) -> bool:
@@ -91,9 +95,10 @@ class FewShotOperator:
             return episode.score.passed
         return episode.score.score >= self.min_score
 
-    async def _candidates(self, ctx: ProposalContext) -> tuple[list[tuple[Example, Episode]], set[str]]:
+    async def _candidates(self, ctx: ProposalContext) -> tuple[list[tuple[Example, Episode]], set[str], Cleaning]:
         """(example, episode) per usable success, one per distinct input: real successes by
-        score, then corrected failures; and the inputs whose answer was corrected."""
+        score, then corrected failures; the inputs whose answer was corrected; and what was left
+        out of them where the rubric failed a criterion (`optimize/demos.py`)."""
         episodes = [e for e in [*ctx.episodes, *ctx.train_episodes] if e.score.error is None and e.trace.error is None]
         ctx.rng.shuffle(episodes)  # ties in score are broken at random, the rest by score
         episodes.sort(key=lambda e: -e.score.score)
@@ -102,13 +107,16 @@ class FewShotOperator:
         repaired = [e for e in repaired if e is not None]
         found: dict[str, tuple[Example, Episode]] = {}
         fixed: set[str] = set()
+        cleaning = Cleaning()
         for episode, was_fixed in [*((e, False) for e in usable), *((e, True) for e in repaired)]:
             example = to_example(episode)
+            if example is not None and example.input not in found:
+                example = cleaning.clean(example, episode, ctx.rubric)
             if example is not None and example.input not in found:
                 found[example.input] = (example, episode)
                 if was_fixed:
                     fixed.add(example.input)
-        return list(found.values()), fixed
+        return list(found.values()), fixed, cleaning
 
 
 def _corrected(examples, fixed: set[str]) -> str:
