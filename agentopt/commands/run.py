@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, replace
@@ -22,7 +23,7 @@ from agentopt.optimize.account import is_account
 from agentopt.optimize.budget import Budget
 from agentopt.optimize.demos import lineage_section
 from agentopt.optimize.journal import CANDIDATES
-from agentopt.optimize.loop import Optimizer, RunConfig, RunResult
+from agentopt.optimize.loop import Optimizer, PlanRefused, RunConfig, RunResult
 from agentopt.redact import HIDDEN, redact_url, redacted_errors
 from agentopt.spec.load import load_agent, load_rubric
 from agentopt.store.html_report import headline as report_headline
@@ -48,6 +49,9 @@ class LiveDisplay:
 
     def warn(self, text: str) -> None:
         self.live.console.print(f"[yellow]warning:[/yellow] {text}")
+
+    def note(self, text: str) -> None:
+        self.live.console.print(text, markup=False, soft_wrap=True)
 
     def update(self, stats: dict[str, Any]) -> None:
         self.stats = stats
@@ -211,9 +215,14 @@ def _optimize(
             live.stop()
             console.print(f"interrupted: everything finished is kept; continue with --resume {run.path}")
             return 130
+        except PlanRefused:
+            if resume is None:  # nothing was played: no half-made run folder is left to resume
+                shutil.rmtree(run.path, ignore_errors=True)
+            raise
     if not console.is_terminal:
         console.line()  # rich leaves a non-terminal Live's last line open: end it before the summary
     summary = run_summary(result, Path(agent), rules, redact_url(target.label), config, time.monotonic() - started, optimizer.evaluator.usage)
+    summary["plan"] = optimizer.plan.to_dict()
     summary["tasks"] = optimizer.evaluator.task_info()  # how the episodes were chosen; whether seeds are honoured
     write_outputs(run, summary, result)
     if retry_errors:

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agentopt.envs.session import EnvTarget
-from agentopt.errors import AgentoptError, UsageError
+from agentopt.errors import AgentoptError, InfraError, UsageError
 from agentopt.evaluate import EvalConfig, Episode, Evaluator
 from agentopt.optimize.accept import decide
 from agentopt.optimize.artifacts import load_candidate_spec, save_spec
-from agentopt.optimize.budget import Budget, BudgetTracker, too_small
+from agentopt.optimize.budget import Budget, BudgetTracker, Plan
 from agentopt.optimize.frontier import select_parent
 from agentopt.optimize.journal import Journal, spec_hash
 from agentopt.optimize.operators import all_operators, needs_mutator
@@ -82,14 +82,22 @@ class RunConfig:
         return cls(**data)
 
 
+class PlanRefused(UsageError):
+    """The budget plan buys too few candidates: refused before any episode is played."""
+
+
 class Display(Protocol):
     def step(self, text: str) -> None: ...
+    def note(self, text: str) -> None: ...
     def warn(self, text: str) -> None: ...
     def update(self, stats: dict[str, Any]) -> None: ...
 
 
 class _Quiet:
     def step(self, text: str) -> None:
+        log.info(text)
+
+    def note(self, text: str) -> None:
         log.info(text)
 
     def warn(self, text: str) -> None:
@@ -215,13 +223,16 @@ class Optimizer:
             val = await evaluator.tasks("val", self.config.val_episodes)
             test = await evaluator.tasks("test", self.config.test_episodes) if self.config.run_test else []
             self.test_reserve = 2 * len(test)  # the baseline and the winner on test, at the end
+            self.plan = Plan.make(self.config.budget.max_rollouts, len(train), len(val), len(test), self.config.minibatch)
+            self.run.write_json("plan.json", self.plan.to_dict())
+            for line in self.plan.lines():
+                self.display.note(line)
+            refusal = self.plan.refusal()
+            if refusal and self.journal.played == 0:  # a resumed run already paid for part of its plan
+                raise PlanRefused(refusal)
             await evaluator.check_spec(self.baseline.spec)
             self.env_tools = await self._env_tools()
             self.run.write_json("splits.json", {name: [t.task_id for t in tasks] for name, tasks in (("train", train), ("val", val), ("test", test))})
-            warning = too_small(self.config.budget, len(val), 2 * min(self.config.minibatch, len(train)) + len(val))
-            if warning:
-                self.display.warn(warning)
-
             if self.retry_errors:
                 await self._retry_errors({"train": train, "val": val, "test": test})
             await self._baseline(train, val)
@@ -277,6 +288,8 @@ class Optimizer:
         episodes = await self.evaluate(self.baseline, val, "val")
         train_eps = await self.evaluate(self.baseline, self._baseline_train(train, val), "train")
         self.val_scores["c0"] = _by_task(episodes)
+        if not self.val_scores["c0"]:
+            raise _nothing_scored(episodes)
         self.pool = ["c0"]
         if self.journal.decision("c0") is None:
             train_info = {"mean": _mean(train_eps), "n": len(train_eps)} if train_eps else None
@@ -315,9 +328,13 @@ class Optimizer:
             if reason:
                 return reason
             batch = min(self.config.minibatch, len(train))
-            if not self.tracker.can_afford(2 * batch + len(val) + self.test_reserve):
+            iteration = len(self.journal.decisions)
+            _, parent, minibatch = self._pick(iteration, train, batch)
+            key = spec_hash(parent.spec)
+            unplayed = sum(self.journal.episode(parent.id, key, "train", t.task_id) is None for t in minibatch)
+            if not self.tracker.can_afford(unplayed + batch + len(val) + self.test_reserve):
                 return "not enough rollouts left for another candidate"
-            await self._iteration(len(self.journal.decisions), train, val, batch)
+            await self._iteration(iteration, train, val, batch)
 
     def _converged(self) -> str | None:
         best = _avg(self.val_scores[self.best()])
@@ -332,11 +349,15 @@ class Optimizer:
             return f"the last {idle} iterations produced no candidate to evaluate"
         return nothing_to_learn(self.journal, self.operators, self.baseline.spec, self.config.mutator_model)
 
-    async def _iteration(self, iteration: int, train: list[TaskRef], val: list[TaskRef], batch: int) -> None:
+    def _pick(self, iteration: int, train: list[TaskRef], batch: int) -> tuple[random.Random, Candidate, list[TaskRef]]:
+        """Iteration i's rng, parent and minibatch: the same every time they are asked for."""
         rng = _iteration_rng(self.config.seed, iteration)
-        cid = f"c{iteration}"
         parent = self.candidates[select_parent({c: self.val_scores[c] for c in self.pool}, rng)]
-        minibatch = rng.sample(train, batch)
+        return rng, parent, rng.sample(train, batch)
+
+    async def _iteration(self, iteration: int, train: list[TaskRef], val: list[TaskRef], batch: int) -> None:
+        cid = f"c{iteration}"
+        rng, parent, minibatch = self._pick(iteration, train, batch)
         self.display.step(f"{cid}: parent {parent.id} on {batch} train tasks")
         parent_eps = await self.evaluate(parent, minibatch, "train")
         if all(e.score.error is None and e.score.score >= 1.0 for e in parent_eps):
@@ -400,14 +421,10 @@ class Optimizer:
         self.study.tell(ask, gain)
 
     def _baseline_train(self, train: list[TaskRef], val: list[TaskRef]) -> list[TaskRef]:
-        """All of train, or as much as the rollout budget spares beside val, one candidate and
-        the final test evaluations. Computed from the budget alone (not from what was spent), so
-        --resume picks the same tasks."""
-        limit = self.config.budget.max_rollouts
-        if limit is None:
-            return train
-        one_candidate = 2 * min(self.config.minibatch, len(train)) + len(val)
-        return train[: max(0, limit - len(val) - one_candidate - self.test_reserve)]
+        """The first tasks of train, as many as the budget plan gives the baseline (all of train
+        without a rollout limit, else at most a quarter of what val and test leave). Computed
+        from the budget alone (not from what was spent), so --resume picks the same tasks."""
+        return train[: self.plan.baseline_train]
 
     def _train_episodes(self, parent_eps: list[Episode]) -> list[Episode]:
         """The best scored train episode per task among the candidates decided so far and the
@@ -492,3 +509,13 @@ def _paired_gain(child: list[Episode], parent: list[Episode]) -> float | None:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _nothing_scored(episodes: list[Episode]) -> InfraError:
+    """No val episode of the baseline has a score: there is no bar for a candidate to beat."""
+    errors = [e.score.error for e in episodes if e.score.error]
+    first = f"; first: {errors[0]}" if errors else ""
+    return InfraError(
+        f"none of the baseline's {len(episodes)} val episodes could be scored{first}: there is nothing to compare "
+        "candidates on; run agentopt eval on the val split to see why"
+    )

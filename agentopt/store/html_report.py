@@ -102,6 +102,14 @@ def budget_used(summary: dict[str, Any]) -> list[str]:
     ]
 
 
+def plan_note(summary: dict[str, Any]) -> str:
+    """The run's budget plan (plan.json) as the terminal showed it at the start; '' for older runs."""
+    from agentopt.optimize.budget import Plan
+
+    plan = summary.get("plan")
+    return "; ".join(Plan.from_dict(plan).lines()) if plan else ""
+
+
 def candidate_cells(c: dict[str, Any]) -> dict[str, str]:
     train, val = c.get("train"), c.get("val")
     train_s = "n/a" if not train else f"{fmt(train.get('mean'))} (parent {fmt(train.get('parent_mean'))}, n={train.get('n', 0)})"
@@ -244,7 +252,7 @@ def render_html_report(summary: dict[str, Any], candidates: list[dict[str, Any]]
     usage = summary.get("usage") or {}
     spent = any((c.get("cost_usd") or 0) > 0 for c in candidates) or (usage.get("cost_usd") or 0) > 0
     return _env.get_template("report.html.j2").render(
-        s={**summary, "env": redact_url(summary.get("env", ""))}, usage=usage, headline=" ".join(filter(None, (headline(summary), tasks_note(summary)))), budget=budget_used(summary),
+        s={**summary, "env": redact_url(summary.get("env", ""))}, usage=usage, headline=" ".join(filter(None, (headline(summary), tasks_note(summary)))), budget=budget_used(summary), plan=plan_note(summary),
         split=report_split(summary), criteria=criteria_rows(summary),
         candidates=[candidate_cells(c) for c in candidates], counts=summary.get("candidates") or {},
         progress_svg=Markup(progress_chart(summary, candidates)),
@@ -279,6 +287,7 @@ def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]
         f"- environment: `{redact_url(summary.get('env', ''))}`, splits " + " / ".join(f"{k} {v}" for k, v in splits.items()),
         *[f"- {note}" for note in [tasks_note(summary)] if note],
         f"- stopped: {summary.get('stopped') or 'n/a'}",
+        *[f"- {note}" for note in [plan_note(summary)] if note],
         f"- budget used: {', '.join(budget_used(summary))}",
         f"- model calls: {usage.get('calls', 0)} ({usage.get('cached', 0)} from cache), "
         f"tokens: {(usage.get('prompt_tokens') or 0) + (usage.get('completion_tokens') or 0)}, "
