@@ -61,23 +61,22 @@ def _usage(message: str) -> AgentoptError:
 
 
 @app.command()
-def validate(files: list[Path] = typer.Argument(..., help="Agent specs and rubrics to check.")) -> None:
-    """Check agent specs and rubrics; print one `file:line:col: field: problem` line per mistake.
+def validate(
+    files: Optional[list[Path]] = typer.Argument(None, help="Agent specs, rubrics and project files (default: ./agentopt.yaml and the files it names)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="The project file to check when no FILES are given."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document (docs/json.md) instead of lines."),
+) -> None:
+    """Check agent specs, rubrics and project files; print one `file:line:col: field: problem` line per mistake.
 
     Risks that are not mistakes (a regex with nested quantifiers) print as
     `file:line:col: warning: field: ...` lines and leave the exit code alone."""
-    from rich.console import Console
+    from agentopt.commands.validate import run_validate
 
-    from agentopt.spec.load import format_warning, validate_files, warnings_in_files
-
-    paths = [str(f) for f in files]
-    problems = validate_files(paths)
-    warn = Console(stderr=True, highlight=False, soft_wrap=True)
-    for warning in warnings_in_files(paths):
-        warn.print(format_warning(warning), markup=False)
-    if problems:
-        _fail(ValidationError(problems))
-    Console(highlight=False).print(f"[green]ok[/green]: {len(files)} file(s) valid")
+    try:
+        code = run_validate(files, config, json_output)
+    except AgentoptError as error:
+        _fail(error)
+    raise typer.Exit(code)
 
 
 def _sandbox_mode(sandbox: str | None, no_sandbox: bool) -> str:
@@ -90,23 +89,26 @@ def _sandbox_mode(sandbox: str | None, no_sandbox: bool) -> str:
 
 
 @app.command()
-def schema(kind: str = typer.Argument(..., help="agent or rubric")) -> None:
-    """Print the JSON Schema of agent specs or rubrics (for editor completion)."""
+def schema(kind: str = typer.Argument(..., help="agent, rubric or project")) -> None:
+    """Print the JSON Schema of agent specs, rubrics or the project file (for editor completion)."""
     import json
 
     from agentopt.spec.schema import agent_json_schema, rubric_json_schema
 
-    makers = {"agent": agent_json_schema, "rubric": rubric_json_schema}
+    from agentopt.project import SCHEMA as project_schema
+
+    makers = {"agent": agent_json_schema, "rubric": rubric_json_schema, "project": lambda: project_schema}
     if kind not in makers:
-        _fail(_usage(f"unknown schema {kind!r}: use agent or rubric"))
+        _fail(_usage(f"unknown schema {kind!r}: use agent, rubric or project"))
     typer.echo(json.dumps(makers[kind](), indent=2))
 
 
 @app.command("eval")
 def eval_command(
-    agent: Path = typer.Argument(..., help="The agent spec (agents/NAME.yaml)."),
-    rubric: Path = typer.Option(..., "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
-    env: str = typer.Option(..., "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
+    ctx: typer.Context,
+    agent: Optional[Path] = typer.Argument(None, help="The agent spec (agents/NAME.yaml). Default: the project file's."),
+    rubric: Optional[Path] = typer.Option(None, "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
     split: str = typer.Option("val", help="Which split's tasks to play."),
     episodes: Optional[int] = typer.Option(None, min=1, help="Play only the first N tasks of the split."),
     concurrency: int = typer.Option(4, min=1, help="Episodes run at once."),
@@ -123,11 +125,21 @@ def eval_command(
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
     sandbox_image: Optional[str] = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one)."),
 ) -> None:
-    """Evaluate an agent: play a split's episodes, score each against the rubric, write runs/<time>-eval-<agent>/."""
+    """Evaluate an agent: play a split's episodes, score each against the rubric, write runs/<time>-eval-<agent>/.
+
+    With no arguments, the project file (agentopt.yaml) names the agent, rubric and environment; flags override it."""
     try:
         from agentopt.commands.eval import run_eval
+        from agentopt.project import merged
 
+        p = merged(ctx, "eval", config)
+        agent, rubric, env, split, episodes, concurrency = p["agent"], p["rubric"], p["env"], p["split"], p["episodes"], p["concurrency"]
+        min_score, baseline, max_drop, junit, runs_dir = p["min_score"], p["baseline"], p["max_drop"], p["junit"], p["runs_dir"]
+        max_errors, repeat, tasks, seed = p["max_errors"], p["repeat"], p["tasks"], p["seed"]
+        if agent is None or rubric is None or env is None:
+            raise _usage("agentopt eval needs AGENT, --rubric and --env, or a project file (agentopt.yaml; `agentopt init` writes one)")
         code = run_eval(
             agent=agent, rubric=rubric, env=env, split=split, episodes=episodes, concurrency=concurrency,
             min_score=min_score, baseline=baseline, max_drop=max_drop, junit=junit, runs_dir=runs_dir,
@@ -141,6 +153,7 @@ def eval_command(
 
 @app.command("run")
 def run_command(
+    ctx: typer.Context,
     agent: Optional[Path] = typer.Argument(None, help="The agent spec to optimize (agents/NAME.yaml)."),
     rubric: Optional[Path] = typer.Option(None, "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
     env: Optional[str] = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
@@ -166,9 +179,20 @@ def run_command(
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
     sandbox_image: Optional[str] = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one; not used with --resume)."),
 ) -> None:
-    """Optimize an agent: propose rewrites, keep only strict held-out improvements, ship the winner."""
+    """Optimize an agent: propose rewrites, keep only strict held-out improvements, ship the winner.
+
+    With no arguments, the project file (agentopt.yaml) names the agent, rubric, environment and budget; flags override it."""
     try:
+        if resume is None:  # a resumed run keeps its own settings
+            from agentopt.project import merged
+
+            p = merged(ctx, "run", config)
+            agent, rubric, env, tasks, runs_dir, storage = p["agent"], p["rubric"], p["env"], p["tasks"], p["runs_dir"], p["storage"]
+            max_rollouts, max_cost, max_time, max_candidates = p["max_rollouts"], p["max_cost"], p["max_time"], p["max_candidates"]
+            minibatch, min_delta, significance, mutator, operators = p["minibatch"], p["min_delta"], p["significance"], p["mutator"], p["operators"]
+            val_episodes, test_episodes, concurrency, seed, repeat = p["val_episodes"], p["test_episodes"], p["concurrency"], p["seed"], p["repeat"]
         from agentopt.commands.run import run_optimize
         from agentopt.evaluate import EvalConfig
         from agentopt.optimize.budget import Budget
@@ -188,6 +212,21 @@ def run_command(
     except AgentoptError as error:
         _fail(error)
     raise typer.Exit(code)
+
+
+@app.command("init")
+def init_command(
+    directory: Path = typer.Argument(Path("."), help="Where to create the project (default: here)."),
+    template: str = typer.Option("dataset", "--template", "-t", help="dataset (questions in a JSONL file) or tools-url (a multi-turn tool environment at a URL)."),
+    url: Optional[str] = typer.Option(None, "--url", help="With --template tools-url: the environment server's URL (default http://127.0.0.1:8000)."),
+) -> None:
+    """Create a project: agent, rubric (an example of every check type), tasks, agentopt.yaml, README."""
+    from agentopt.commands.init import init_project
+
+    try:
+        typer.echo(init_project(directory, template, url))
+    except AgentoptError as error:
+        _fail(error)
 
 
 @app.command("runs")

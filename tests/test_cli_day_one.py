@@ -15,7 +15,7 @@ def test_version(tmp_path):
 
 
 def test_help_has_no_bool_and_no_braced_arguments(tmp_path):
-    for command in ([], ["eval"], ["run"], ["validate"], ["runs"], ["report"]):
+    for command in ([], ["eval"], ["run"], ["validate"], ["runs"], ["report"], ["init"]):
         result = run_cli(*command, "--help", cwd=tmp_path, env={"COLUMNS": "200"})
         assert result.returncode == 0, result.stderr
         assert "<bool>" not in result.stdout, command
