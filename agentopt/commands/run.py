@@ -64,7 +64,8 @@ class LiveDisplay:
         table.add_row("rollouts", f"{s.get('rollouts', 0)}{budget}", "cost", f"${s.get('cost', 0.0):.4f}")
         table.add_row(
             "candidates",
-            f"{s.get('proposed', 0)} proposed · {s.get('screened_out', 0)} screened out · {s.get('rejected', 0)} rejected · {s.get('accepted', 0)} accepted",
+            f"{s.get('proposed', 0)} proposed · {s.get('screened_out', 0)} screened out · {s.get('rejected', 0)} rejected · {s.get('accepted', 0)} accepted"
+            f" · {s.get('duplicate', 0)} duplicate · {s.get('invalid', 0)} nothing to propose",
             "",
             "",
         )

@@ -36,7 +36,7 @@ from agentopt.optimize.journal import Journal, spec_hash
 from agentopt.optimize.operators import all_operators, needs_mutator
 from agentopt.optimize.operators.sample import player
 from agentopt.optimize.account import nothing_to_learn
-from agentopt.optimize.study import OperatorStudy
+from agentopt.optimize.study import DUPLICATE, NOTHING_PROPOSED, OperatorStudy
 from agentopt.optimize.types import BASELINE, Candidate, ProposalContext
 from agentopt.episode import TaskRef
 from agentopt.scoring.aggregate import summarize
@@ -48,7 +48,8 @@ from agentopt.store.run import RunFolder
 log = logging.getLogger(__name__)
 
 PATIENCE = 10  # stop after this many iterations in a row that produced nothing to evaluate
-IDLE = ("invalid", "error", "skipped")
+IDLE = ("invalid", "duplicate", "error", "skipped")
+PLAYED = ("baseline", "screened_out", "rejected", "accepted")  # decisions whose spec was played
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,10 @@ class Optimizer:
         self.candidates: dict[str, Candidate] = {"c0": self.baseline}
         self.pool: list[str] = []  # accepted candidates (the baseline first)
         self.val_scores: dict[str, dict[str, float]] = {}
-        self.counts = {"proposed": 0, "screened_out": 0, "rejected": 0, "accepted": 0, "invalid": 0, "errors": 0}
+        # proposed: new children played; invalid: the operator had nothing to propose; duplicate: a child
+        # whose spec was already evaluated (not played again); neither counts as proposed
+        self.counts = {"proposed": 0, "screened_out": 0, "rejected": 0, "accepted": 0, "invalid": 0, "duplicate": 0, "errors": 0}
+        self._hashes: dict[str, str] = {}  # candidate id -> spec hash, for duplicate detection
         self.tracker = self._tracker()
 
     def _operators(self) -> dict[str, Any]:
@@ -179,7 +183,7 @@ class Optimizer:
             stop_file=self.run.path / "STOP",
             rollouts=self.journal.played,
             cost=self.journal.cost,
-            candidates=sum(1 for d in self.journal.decisions if d["status"] != BASELINE),
+            candidates=sum(1 for d in self.journal.decisions if d["status"] in PLAYED and d["status"] != BASELINE),
             elapsed_s=elapsed,
         )
 
@@ -305,6 +309,9 @@ class Optimizer:
             if record["status"] in ("error", "skipped"):
                 self.counts["errors"] += record["status"] == "error"
                 continue
+            if record["status"] in ("invalid", "duplicate"):
+                self.counts[record["status"]] += 1
+                continue
             self.counts["proposed"] += 1
             self.counts[record["status"]] += 1
             folder = self.run.path / "candidates" / cid
@@ -388,14 +395,24 @@ class Optimizer:
             self._record(cid, parent, ask.operator, None, "", "error", f"operator failed: {exc}", trial=(ask, None))
             self.study.tell(ask, None)
             return
-        self.tracker.add_candidate()
-        self.counts["proposed"] += 1
         if proposal is None:
             self.counts["invalid"] += 1
-            self._record(cid, parent, ask.operator, None, "", "invalid", f"{ask.operator} had nothing to propose", trial=(ask, None))
-            self.study.tell(ask, None)
+            self._record(cid, parent, ask.operator, None, "", "invalid", f"{ask.operator} had nothing to propose", trial=(ask, NOTHING_PROPOSED))
+            self.study.tell(ask, NOTHING_PROPOSED)
             return
-        child = Candidate(cid, replace(proposal.spec, name=parent.spec.name), parent.id, ask.operator, proposal.component, proposal.note)
+        spec = replace(proposal.spec, name=parent.spec.name)
+        same = self._evaluated(spec_hash(spec))
+        if same is not None:  # never played again: the earlier candidate's recorded result stands
+            earlier = self.journal.decision(same) or {}
+            self.counts["duplicate"] += 1
+            reason = f"the same spec as {same} ({earlier.get('status', 'evaluated')}): not played again"
+            self._record(cid, parent, ask.operator, proposal.component, proposal.note, "duplicate", reason,
+                         earlier.get("train"), earlier.get("val"), trial=(ask, DUPLICATE), extra={"duplicate_of": same})
+            self.study.tell(ask, DUPLICATE)
+            return
+        self.tracker.add_candidate()
+        self.counts["proposed"] += 1
+        child = Candidate(cid, spec, parent.id, ask.operator, proposal.component, proposal.note)
         self.candidates[cid] = child
         save_spec(child.spec, self.run.path / "candidates" / cid)
         self.display.step(f"{cid}: screening ({ask.operator}: {proposal.note[:60]})")
@@ -426,6 +443,17 @@ class Optimizer:
         from the budget alone (not from what was spent), so --resume picks the same tasks."""
         return train[: self.plan.baseline_train]
 
+    def _evaluated(self, key: str) -> str | None:
+        """The id of a candidate already played (screened at least) whose spec hash is `key`."""
+        for record in self.journal.decisions:
+            cid = record["id"]
+            if record["status"] in PLAYED and cid in self.candidates:
+                if cid not in self._hashes:
+                    self._hashes[cid] = spec_hash(self.candidates[cid].spec)
+                if self._hashes[cid] == key:
+                    return cid
+        return None
+
     def _train_episodes(self, parent_eps: list[Episode]) -> list[Episode]:
         """The best scored train episode per task among the candidates decided so far and the
         parent's minibatch: what few-shot bootstraps from. Only decided candidates count, so a
@@ -450,7 +478,7 @@ class Optimizer:
         parent = self.candidates.get(cand.parent) if cand.parent else None
         self._record(cand.id, parent, cand.operator, cand.component, cand.note, status, reason, train, val_info, trial)
 
-    def _record(self, cid, parent, operator, component, note, status, reason, train=None, val=None, trial=None) -> None:
+    def _record(self, cid, parent, operator, component, note, status, reason, train=None, val=None, trial=None, extra=None) -> None:
         """Append a decision; `trial` is (the Optuna ask, the value told), kept so a resume
         can close a trial the kill left open with the outcome already decided."""
         self.journal.add_decision(
@@ -469,6 +497,7 @@ class Optimizer:
                 "rollouts": self.tracker.rollouts,
                 "cost_usd": round(self.tracker.cost, 6),
                 "elapsed_s": round(self.tracker.elapsed_s, 2),
+                **(extra or {}),
             }
         )
         self.display.update(self.stats())

@@ -2,7 +2,10 @@
 
 The study lives in the run folder (`study.db`, SQLite: open it with `sqlite3` or
 optuna-dashboard), or at `--storage URL` so several workers can share one study.
-Every outcome is told, including proposals that failed or were screened out.
+Every outcome is told, including proposals that failed or were screened out. An operator
+that had nothing to propose is told `NOTHING_PROPOSED` (-1, the worst gain a child can
+have) and a child identical to an evaluated candidate `DUPLICATE` (0), so TPE learns to
+choose them less; only an operator that failed (e.g. its provider) is a FAIL trial.
 
 Determinism across `--resume`: the sampler is re-created for each trial with the seed
 `seed + trial number`, so a trial's suggestions depend only on the study's history and
@@ -15,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 OBJECTIVE = "train minibatch score gain over the parent"
+# What a proposal that was not screened is told, so TPE learns from it (a failed trial teaches it nothing):
+NOTHING_PROPOSED = -1.0  # the operator had nothing to propose: as bad as a child can be
+DUPLICATE = 0.0  # the child's spec was already evaluated: nothing new over what is known
 
 
 @dataclass

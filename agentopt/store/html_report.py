@@ -20,7 +20,7 @@ from agentopt.store import plots
 from agentopt.store.report import fmt, pct, tasks_note
 
 CANDIDATE_COLUMNS = ("id", "parent", "operator", "component", "status", "train", "val", "note", "reason")
-STATUSES = ("baseline", "accepted", "rejected", "screened_out", "invalid")
+STATUSES = ("baseline", "accepted", "rejected", "screened_out", "invalid", "duplicate")
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -278,8 +278,10 @@ def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]
     cands = ["| " + " | ".join(CANDIDATE_COLUMNS) + " |", "|---" * len(CANDIDATE_COLUMNS) + "|"]
     for c in map(candidate_cells, candidates):
         cands.append("| " + " | ".join(_cell(c[k]) for k in CANDIDATE_COLUMNS) + " |")
-    outcomes = ("accepted", "rejected", "screened_out", "invalid", "errors")
+    outcomes = ("accepted", "rejected", "screened_out")
     count_line = ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}" for k in outcomes)
+    count_line += (f"; not played: {counts.get('duplicate', 0)} duplicate (the spec of an evaluated candidate), "
+                   f"{counts.get('invalid', 0)} nothing to propose; {counts.get('errors', 0)} errors")
     header = [
         f"- agent: `{summary.get('agent_file', '')}` (model `{summary.get('model', '')}`), "
         f"mutator `{summary.get('mutator_model', '')}`, judge `{summary.get('judge_model', '')}`",

@@ -187,7 +187,7 @@ def test_markdown_report():
     assert "| format | 1 | yes | 0.80 | 0.95 | +0.15 | 80% | 95% |" in md
     assert "| accuracy | 1 |  | 0.35 | 0.50 | +0.15 | 35% | 50% |" in md
     assert "| c2 | c0 | rules | system_prompt | accepted | 0.60 (parent 0.45, n=8) | 0.68 (n=15) |" in md
-    assert "3 proposed: 1 accepted, 1 rejected, 1 screened out, 0 invalid, 0 errors." in md
+    assert "3 proposed: 1 accepted, 1 rejected, 1 screened out; not played: 0 duplicate (the spec of an evaluated candidate), 0 nothing to propose; 0 errors." in md
     assert "budget used: rollouts 300 / 300, cost $0.0000 / no limit" in md
     assert md.rstrip().endswith("```")  # the diff is included as is
 
