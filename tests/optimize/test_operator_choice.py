@@ -30,12 +30,12 @@ def operators_for(tmp_path, **config) -> list[str]:
 
 def test_only_reflect_and_skill_need_a_mutator_and_offline_ones_come_first():
     names = list(all_operators())
-    assert names == ["fewshot", "rules", "choices", "merge", "reflect", "skill"]
+    assert names == ["fewshot", "rules", "choices", "merge", "sample", "reflect", "skill"]
     assert [n for n, op in all_operators().items() if needs_mutator(op)] == ["reflect", "skill"]
 
 
 def test_the_embedded_mutator_leaves_out_the_operators_that_need_a_capable_one(tmp_path):
-    assert operators_for(tmp_path) == ["fewshot", "rules", "choices", "merge"]
+    assert operators_for(tmp_path) == ["fewshot", "rules", "choices", "merge", "sample"]
     assert operators_for(tmp_path, mutator_model="openai/gpt-4o-mini") == list(all_operators())
     assert operators_for(tmp_path, operators=("skill", "fewshot")) == ["fewshot", "skill"]  # asked for: kept
 
@@ -52,7 +52,7 @@ def test_operators_that_edit_a_component_the_spec_keeps_fixed_are_off(tmp_path):
 def test_a_run_starts_with_each_operator_once_and_few_shot_from_similar_examples(tmp_path):
     assert optimizer(tmp_path)._first_trials() == [
         {"operator": "fewshot", "fewshot.pick": "similar"}, {"operator": "rules"}, {"operator": "choices"},
-        {"operator": "merge"},
+        {"operator": "merge"}, {"operator": "sample", "sample.n": 4, "sample.pick": "similar"},
     ]
 
 
