@@ -126,6 +126,7 @@ def eval_command(
     sandbox_image: Optional[str] = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
     config: Optional[Path] = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one)."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/json.md); the rest goes to stderr."),
 ) -> None:
     """Evaluate an agent: play a split's episodes, score each against the rubric, write runs/<time>-eval-<agent>/.
 
@@ -144,9 +145,13 @@ def eval_command(
             agent=agent, rubric=rubric, env=env, split=split, episodes=episodes, concurrency=concurrency,
             min_score=min_score, baseline=baseline, max_drop=max_drop, junit=junit, runs_dir=runs_dir,
             use_cache=not no_cache, max_errors=max_errors, sandbox=_sandbox_mode(sandbox, no_sandbox),
-            sandbox_image=sandbox_image, repeat=repeat, tasks=tasks, seed=seed,
+            sandbox_image=sandbox_image, repeat=repeat, tasks=tasks, seed=seed, as_json=json_output,
         )
     except AgentoptError as error:
+        if json_output and not getattr(error, "reported_as_json", False):
+            from agentopt.commands.json_output import emit, error_document
+
+            emit(error_document("eval", error))
         _fail(error)
     raise typer.Exit(code)
 

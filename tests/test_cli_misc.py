@@ -58,7 +58,7 @@ def test_schema_prints_json_schemas():
         assert result.returncode == 0
         assert key in json.loads(result.stdout)["properties"]
     bad = run_cli("schema", "nope", cwd=REPO)
-    assert bad.returncode == 2 and "use agent or rubric" in bad.stderr
+    assert bad.returncode == 2 and "use agent, rubric or project" in bad.stderr
 
 
 def test_env_serve_runs_a_standalone_server_that_eval_reaches_by_url(tmp_path, qa_dataset, qa_rubric):

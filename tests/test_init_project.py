@@ -162,3 +162,75 @@ def test_schema_project_is_the_schema_validate_uses(tmp_path):
     assert result.returncode == 0, result.stderr
     schema = json.loads(result.stdout)
     assert {"agent", "rubric", "env", "eval", "gate", "budget", "run"} <= set(schema["properties"])
+
+
+def test_eval_json_is_one_document_and_report_html_opens_each_episode(tmp_path, qa_dataset, qa_rubric):
+    import xml.etree.ElementTree as ET
+
+    with ScriptedLLM(answer_all) as llm:
+        agent = scripted_agent(tmp_path, llm.url)
+        result = run_cli("eval", str(agent), "-r", str(qa_rubric), "--env", f"dataset:{qa_dataset}", "--json",
+                         "--min-score", "0.5", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # 1 of 4 right: the gate fails
+    document = json.loads(result.stdout)  # stdout is exactly one JSON document
+    assert document["command"] == "eval" and document["ok"] is False and document["exit_code"] == 1
+    assert document["schema_version"] == 1 and document["split"] == "val"
+    assert document["score"]["n"] == 4 and 0 < document["score"]["mean"] < 1
+    assert [c["id"] for c in document["criteria"]] == ["correct", "short"]
+    assert document["gate"]["passed"] is False
+    wrong = [e for e in document["episodes"] if not e["passed"]]
+    assert len(wrong) == 3 and all(e["failed_criteria"][0]["id"] == "correct" for e in wrong)
+    assert all(e["failed_criteria"][0]["feedback"] for e in wrong)
+    run = Path(tmp_path / document["run_dir"]) if not Path(document["run_dir"]).is_absolute() else Path(document["run_dir"])
+    html = (run / "report.html").read_text()
+    assert Path(document["files"]["report.html"]).name == "report.html"
+    root = ET.fromstring(html.removeprefix("<!DOCTYPE html>\n"))
+    sections = root.findall(".//{*}details[@class='episode']") or root.findall(".//details[@class='episode']")
+    assert len(sections) == 4
+    first = ET.tostring(sections[0], encoding="unicode")
+    assert "failed" in first and "correct" in first and "environment" in first.lower()  # the criterion's feedback
+    assert "submit" in first and "Opposite of hot?" in first or "?" in first  # tool call and messages
+    links = [a.get("href") for a in root.iter("a")]
+    assert [f"#{s.get('id')}" for s in sections] == [l for l in links if l.startswith("#episode-")]
+    passed_at = html.index(">passed<")
+    assert all(html.index(f'id="{s.get("id")}"') < passed_at or "passed" in ET.tostring(s, encoding="unicode") for s in sections)
+    assert html.index("status failed") < html.index("status passed")  # failures first
+
+
+def test_eval_json_on_a_usage_error_is_still_one_document(tmp_path):
+    result = run_cli("eval", "nope.yaml", "-r", "nope.yaml", "--env", "support", "--json", cwd=tmp_path)
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and document["exit_code"] == 2 and document["problems"][0]["file"] == "nope.yaml"
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_json(tmp_path):
+    assert run_cli("init", "p", cwd=tmp_path).returncode == 0
+    good = run_cli("validate", "--json", cwd=tmp_path / "p")
+    assert good.returncode == 0 and good.stderr == ""
+    document = json.loads(good.stdout)
+    assert document["ok"] is True and document["problems"] == [] and len(document["files"]) == 3
+    write(tmp_path / "p" / "bad.yaml", "name: bad\ncriteria:\n  - id: x\n    check: {type: regex, pattern: '(a+)+$'}\n  - id: y\n")
+    bad = run_cli("validate", "bad.yaml", "--json", cwd=tmp_path / "p")
+    assert bad.returncode == 2
+    document = json.loads(bad.stdout)
+    assert document["ok"] is False and {p["line"] for p in document["problems"]} == {3, 5}
+    assert document["problems"][-1]["text"] == "bad.yaml:5:5: criteria[1].check: missing required field"
+    assert document["problems"][-1]["field"] == "criteria[1].check" and document["problems"][-1]["column"] == 5
+    assert document["warnings"] and document["warnings"][0]["severity"] == "warning"
+
+
+def test_eval_html_and_json_never_show_url_credentials(tmp_path):
+    from tests.test_redaction import PASSWORD, USER, half_right, qa_files, with_credentials
+    from tests.fakes.flaky_env import FlakyDataset
+
+    data, rubric = qa_files(tmp_path)
+    with FlakyDataset(data) as env, ScriptedLLM(half_right) as llm:
+        agent = scripted_agent(tmp_path, llm.url)
+        result = run_cli("eval", str(agent), "-r", str(rubric), "--env", with_credentials(env.url), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    html = next((tmp_path / "runs").glob("*/report.html")).read_text()
+    for secret in (PASSWORD, USER):
+        assert secret not in html and secret not in result.stdout and secret not in result.stderr
+    assert json.loads(result.stdout)["env"].startswith("http://***@")

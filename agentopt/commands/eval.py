@@ -15,11 +15,14 @@ from agentopt.envs.tasks import load_tasks_file
 from agentopt.errors import InfraError
 from agentopt.evaluate import EvalConfig, default_cache_path, evaluate, summary_dict
 from agentopt.gate import check_gate
-from agentopt.redact import redact_url, redacted_errors
+from agentopt.redact import redact, redact_url, redacted_errors
 from agentopt.spec.load import load_agent, load_rubric
+from agentopt.commands.json_output import emit, eval_document
+from agentopt.store.eval_html import render_eval_html
 from agentopt.store.junit import write_junit
 from agentopt.store.report import fmt, headline, not_applicable_line, pass_hat_label, pct, render_report, summary_markdown
 from agentopt.store.run import REPORT, SUMMARY, RunFolder
+from agentopt.truncation import truncation, truncation_line
 
 
 def criteria_table(summary: dict) -> Table:
@@ -57,9 +60,9 @@ def run_eval(
     agent: Path, rubric: Path, env: str, split: str, episodes: int | None, concurrency: int,
     min_score: float | None, baseline: Path | None, max_drop: float, junit: Path | None,
     runs_dir: Path, use_cache: bool, max_errors: int, sandbox: str = "local", sandbox_image: str | None = None,
-    repeat: int = 1, tasks: Path | None = None, seed: int = 0,
+    repeat: int = 1, tasks: Path | None = None, seed: int = 0, as_json: bool = False,
 ) -> int:
-    console = Console(highlight=False)
+    console = Console(highlight=False, stderr=as_json)  # with --json, stdout holds only the JSON document
     spec = load_agent(str(agent))
     rules = load_rubric(str(rubric))
     target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image)
@@ -103,8 +106,10 @@ def run_eval(
     summary = summary_dict(result, spec, rules)
     summary["env"] = redact_url(summary["env"])  # the URL still connects; what is written has no credentials
     summary["gate"] = check_gate(result.summary.mean, min_score, baseline, max_drop)
+    summary["truncation"] = truncation((e["trace"] for e in run.episodes()), spec.params.max_tokens)
     run.write_json(SUMMARY, summary)
     run.write_text(REPORT, render_report(summary, run.episodes()))
+    run.write_text("report.html", render_eval_html(summary, list(run.episodes())))
     if junit is not None:
         write_junit(junit, f"agentopt.{spec.name}", run.episodes())
     if os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -117,17 +122,25 @@ def run_eval(
     console.print(f"[bold]{escape(headline(summary))}[/bold]")
     if line := not_applicable_line(summary):
         console.print(line, markup=False)
+    if line := truncation_line(summary["truncation"]):
+        console.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True)
     usage = summary["usage"]
-    console.print(f"model calls: {usage['calls']} ({usage['cached']} cached) · wall {result.wall_s:.1f}s · report: {run.path / REPORT}")
+    console.print(f"model calls: {usage['calls']} ({usage['cached']} cached) · wall {result.wall_s:.1f}s · report: {run.path / 'report.html'}")
     if junit is not None:
         console.print(f"JUnit: {junit}")
 
     if result.n_errors > max_errors:
         errors = [s.error for s in result.scores if s.is_infra_error]
-        raise InfraError(f"{result.n_errors} episode(s) hit infrastructure errors (first: {errors[0]}); see {run.path / REPORT}")
-    gate = summary["gate"]
+        error = InfraError(redact(f"{result.n_errors} episode(s) hit infrastructure errors (first: {errors[0]}); see {run.path / REPORT}"))
+        if as_json:
+            emit(eval_document(summary, list(run.episodes()), str(run.path), error.exit_code, str(error)))
+            error.reported_as_json = True  # the CLI prints no second document
+        raise error
+    gate, code = summary["gate"], 0
     if gate is not None:
         verdict = "[green]PASSED[/green]" if gate["passed"] else "[red]FAILED[/red]"
         console.print(f"CI gate {verdict}: " + "; ".join(gate["reasons"]))
-        return 0 if gate["passed"] else 1
-    return 0
+        code = 0 if gate["passed"] else 1
+    if as_json:
+        emit(eval_document(summary, list(run.episodes()), str(run.path), code))
+    return code
