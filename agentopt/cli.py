@@ -235,11 +235,14 @@ def init_command(
 
 
 @app.command("runs")
-def runs_command(runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are.")) -> None:
-    """List runs: when, what, and their scores."""
+def runs_command(
+    runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document (docs/json.md)."),
+) -> None:
+    """List runs: their full ids, kind (eval or run), scores, and what to do next."""
     from agentopt.commands.runs import list_runs
 
-    list_runs(runs_dir)
+    list_runs(runs_dir, json_output)
 
 
 @app.command("report")

@@ -234,3 +234,27 @@ def test_eval_html_and_json_never_show_url_credentials(tmp_path):
     for secret in (PASSWORD, USER):
         assert secret not in html and secret not in result.stdout and secret not in result.stderr
     assert json.loads(result.stdout)["env"].startswith("http://***@")
+
+
+def test_runs_lists_full_ids_kinds_and_next_commands(tmp_path):
+    runs = tmp_path / "runs"
+    eval_dir = runs / "20261201-134100-eval-a-rather-long-agent-name-that-would-not-fit"
+    write(eval_dir / "summary.json", json.dumps({"agent": "a", "env": "support", "split": "val", "gate": None,
+                                                  "summary": {"mean": 0.5, "criteria": []}}))
+    write(runs / "20261201-134200-run-a" / "run_options.json", "{}")
+    (runs / "20261201-134300-eval-a").mkdir()  # a crashed evaluation
+    result = run_cli("runs", cwd=tmp_path, env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert eval_dir.name in out and "…" not in out
+    assert "next: agentopt run --resume runs/20261201-134200-run-a" in out
+    assert "--resume runs/20261201-134300-eval-a" not in out  # an eval cannot be resumed
+    document = json.loads(run_cli("runs", "--json", cwd=tmp_path).stdout)
+    kinds = {r["id"]: (r["kind"], r["status"]) for r in document["runs"]}
+    assert kinds == {eval_dir.name: ("eval", "done"), "20261201-134200-run-a": ("run", "unfinished"),
+                     "20261201-134300-eval-a": ("eval", "unfinished")}
+
+
+def test_report_says_not_found(tmp_path):
+    result = run_cli("report", "runs/nope", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == "error: runs/nope: not found"
