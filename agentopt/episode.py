@@ -132,6 +132,7 @@ class _Episode:
         self.rewards: list[float | None] = []  # every environment step's reward (None: it gave none)
         self.done = False
         self.turns = 0
+        self.truncated_turns = 0  # turns the provider cut at max_tokens
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.cost = 0.0
@@ -145,6 +146,7 @@ class _Episode:
 
     def account(self, response: ChatResponse) -> None:
         self.turns += 1
+        self.truncated_turns += response.finish_reason == "length"
         self.prompt_tokens += response.prompt_tokens
         self.completion_tokens += response.completion_tokens
         self.cost += response.cost_usd
@@ -182,6 +184,7 @@ class _Episode:
             variables=self.variables,
             base_task_id=getattr(self.task, "base_task_id", None),  # set by TaskRef once tasks repeat
             repeat=getattr(self.task, "repeat", 0),
+            truncated_turns=self.truncated_turns,
         )
 
 
@@ -257,6 +260,9 @@ class _Runner:
                 raise TypeError("arguments is not an object")
         except (ValueError, KeyError, TypeError) as exc:
             note = f"Your reply was not a valid action ({type(exc).__name__}). Reply with one JSON action."
+            if response.finish_reason == "length":  # say why, or the agent cannot tell a cut reply from a wrong one
+                note = (f"Your reply was cut off at the {self.spec.params.max_tokens}-token limit before it was a "
+                        "complete action. Reply with one short JSON action.")
             self.ep.messages.append({"role": "user", "content": note})
             return False
         if name == FINAL_ANSWER:

@@ -51,6 +51,7 @@ class Trace:
     variables: list[str] = field(default_factory=list)  # the prompt variables the environment gave at reset
     base_task_id: str | None = None  # the task this episode is a repeat of (None: not repeated, task_id is the task)
     repeat: int = 0  # which repeat of base_task_id (0 for the first)
+    truncated_turns: int = 0  # model turns cut at model_params.max_tokens (finish_reason "length")
 
     @property
     def total_tokens(self) -> int:

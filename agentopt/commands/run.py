@@ -30,6 +30,7 @@ from agentopt.store.html_report import headline as report_headline
 from agentopt.store.html_report import render_html_report, render_run_markdown
 from agentopt.store.report import fmt
 from agentopt.store.run import REPORT, SUMMARY, RunFolder, read_jsonl
+from agentopt.truncation import truncation, truncation_line
 
 RUN_OPTIONS = "run_options.json"
 DEFAULT_ROLLOUTS = 300
@@ -224,10 +225,13 @@ def _optimize(
         console.line()  # rich leaves a non-terminal Live's last line open: end it before the summary
     summary = run_summary(result, Path(agent), rules, redact_url(target.label), config, time.monotonic() - started, optimizer.evaluator.usage)
     summary["plan"] = optimizer.plan.to_dict()
+    summary["truncation"] = truncation((e.trace for e in optimizer.journal.episodes.values()), spec.params.max_tokens)
     summary["tasks"] = optimizer.evaluator.task_info()  # how the episodes were chosen; whether seeds are honoured
     write_outputs(run, summary, result)
     if retry_errors:
         console.print(f"retried {optimizer.retried} episode(s) that had hit infrastructure errors")
+    if line := truncation_line(summary["truncation"]):
+        console.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True)
     console.print(f"stopped: {result.stopped}", markup=False, soft_wrap=True)  # one line, however long
     console.print(f"[bold]{headline(summary)}[/bold]")
     console.print(f"winner: {run.path / 'best' / 'agent.yaml'} · skill: {run.path / 'best' / 'best_skill.md'} · report: {run.path / 'report.html'}")

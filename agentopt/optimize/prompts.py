@@ -36,6 +36,7 @@ MAX_INPUT_CHARS = 800
 MAX_OUTPUT_CHARS = 400
 MAX_ACTIONS = 5
 MAX_ACTION_CHARS = 160
+TRUNCATED = "max_tokens"  # the reflective record's note for an episode whose replies were cut short
 MUTATOR_TEMPERATURE = 0.7  # some variety: the same parent may be reflected on more than once
 
 
@@ -88,6 +89,9 @@ def reflective_dataset(episodes: Sequence[Episode]) -> list[EpisodeRecord]:
 def _record(episode: Episode) -> EpisodeRecord:
     trace, score = episode.trace, episode.score
     failed = tuple(FailedCriterion(c.id, c.feedback) for c in score.criteria if not c.passed)
+    if trace.truncated_turns:  # the cause of a malformed or missing answer, which the criteria cannot name
+        failed += (FailedCriterion(TRUNCATED, f"{trace.truncated_turns} of {trace.turns} model turns were cut off at the "
+                                              "max_tokens limit (model_params.max_tokens) before the reply was complete"),)
     return EpisodeRecord(
         task_id=trace.task_id,
         input=truncate(task_input(trace), MAX_INPUT_CHARS),

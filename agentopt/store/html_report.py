@@ -18,6 +18,7 @@ from markupsafe import Markup
 from agentopt.redact import redact_url
 from agentopt.store import plots
 from agentopt.store.report import fmt, pct, tasks_note
+from agentopt.truncation import truncation_line
 
 CANDIDATE_COLUMNS = ("id", "parent", "operator", "component", "status", "train", "val", "note", "reason")
 STATUSES = ("baseline", "accepted", "rejected", "screened_out", "invalid", "duplicate")
@@ -252,7 +253,7 @@ def render_html_report(summary: dict[str, Any], candidates: list[dict[str, Any]]
     usage = summary.get("usage") or {}
     spent = any((c.get("cost_usd") or 0) > 0 for c in candidates) or (usage.get("cost_usd") or 0) > 0
     return _env.get_template("report.html.j2").render(
-        s={**summary, "env": redact_url(summary.get("env", ""))}, usage=usage, headline=" ".join(filter(None, (headline(summary), tasks_note(summary)))), budget=budget_used(summary), plan=plan_note(summary),
+        s={**summary, "env": redact_url(summary.get("env", ""))}, usage=usage, headline=" ".join(filter(None, (headline(summary), tasks_note(summary)))), budget=budget_used(summary), plan=plan_note(summary), truncation=truncation_line(summary.get("truncation")),
         split=report_split(summary), criteria=criteria_rows(summary),
         candidates=[candidate_cells(c) for c in candidates], counts=summary.get("candidates") or {},
         progress_svg=Markup(progress_chart(summary, candidates)),
@@ -290,6 +291,7 @@ def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]
         *[f"- {note}" for note in [tasks_note(summary)] if note],
         f"- stopped: {summary.get('stopped') or 'n/a'}",
         *[f"- {note}" for note in [plan_note(summary)] if note],
+        *[f"- **{line}**" for line in [truncation_line(summary.get("truncation"))] if line],
         f"- budget used: {', '.join(budget_used(summary))}",
         f"- model calls: {usage.get('calls', 0)} ({usage.get('cached', 0)} from cache), "
         f"tokens: {(usage.get('prompt_tokens') or 0) + (usage.get('completion_tokens') or 0)}, "

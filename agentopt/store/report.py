@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from agentopt.redact import redact_url  # also when re-rendering a run written before URLs were redacted
+from agentopt.truncation import truncation_line
 
 MAX_FAILURES_SHOWN = 20
 
@@ -138,5 +139,6 @@ def render_report(summary: dict[str, Any], episodes: Iterable[dict[str, Any]]) -
         f"## Score\n\n{headline(summary)}\n\n" + (f"{tasks_note(summary)}\n\n" if tasks_note(summary) else "") + f"{criteria_table(summary)}\n\n"
         f"{gate_section(summary.get('gate'))}\n"
         + (f"{not_applicable_line(summary)}\n\n" if not_applicable_line(summary) else "")
+        + (f"**{truncation_line(summary.get('truncation'))}**\n\n" if truncation_line(summary.get("truncation")) else "")
         + f"{tasks_section(summary)}{failures_section(episodes)}"
     )

@@ -27,6 +27,7 @@ class Reply:
     status: int = 200  # anything else: an error answer with this HTTP status
     raw: str | None = None  # send this body verbatim (malformed answers)
     delay_s: float = 0.0
+    finish_reason: str | None = None  # default: "tool_calls" with calls, else "stop"; "length" for a reply cut at max_tokens
 
 
 def text(content: str) -> Reply:
@@ -63,7 +64,7 @@ def _completion(reply: Reply, request: dict[str, Any]) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": request.get("model", "scripted"),
-        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason or ("tool_calls" if calls else "stop")}],
         "usage": {"prompt_tokens": prompt_words, "completion_tokens": 7, "total_tokens": prompt_words + 7},
     }
 
