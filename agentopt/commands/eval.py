@@ -23,7 +23,6 @@ from agentopt.store.junit import write_junit
 from agentopt.store.report import fmt, headline, not_applicable_line, pass_hat_label, pct, render_report, summary_markdown
 from agentopt.store.run import REPORT, SUMMARY, RunFolder
 from agentopt.truncation import truncation, truncation_line
-from agentopt.truncation import truncation, truncation_line
 
 
 def criteria_table(summary: dict) -> Table:
@@ -108,7 +107,6 @@ def run_eval(
     summary["env"] = redact_url(summary["env"])  # the URL still connects; what is written has no credentials
     summary["gate"] = check_gate(result.summary.mean, min_score, baseline, max_drop)
     summary["truncation"] = truncation((e["trace"] for e in run.episodes()), spec.params.max_tokens)
-    summary["truncation"] = truncation((e["trace"] for e in run.episodes()), spec.params.max_tokens)
     run.write_json(SUMMARY, summary)
     run.write_text(REPORT, render_report(summary, run.episodes()))
     run.write_text("report.html", render_eval_html(summary, list(run.episodes())))
@@ -124,8 +122,6 @@ def run_eval(
     console.print(f"[bold]{escape(headline(summary))}[/bold]")
     if line := not_applicable_line(summary):
         console.print(line, markup=False)
-    if line := truncation_line(summary["truncation"]):
-        console.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True)
     if line := truncation_line(summary["truncation"]):
         console.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True)
     usage = summary["usage"]
