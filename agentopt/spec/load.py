@@ -195,9 +195,19 @@ def _agent(source: Source) -> Built:
     skills, skill_problems = _skills(source, _list(data, "skills"))
     problems += prompt_problems + skill_problems + _search_space(source, data, skills, not skill_problems)
     problems += _observation_template_problems(source, _mapping(data, "loop").get("observation_template"))
+    problems += _tool_mode_problems(source, data)
     if problems:
         return None, _finish(source, problems)
     return _build_agent(source, data, prompt, skills), []
+
+
+def _tool_mode_problems(source: Source, data: dict[str, Any]) -> list[Problem]:
+    """`tool_mode: native` with the embedded model: it never emits a native tool call (0 of 360 turns
+    measured), so every episode would end with no action; refused at load rather than scored 0."""
+    if _mapping(data, "loop").get("tool_mode") == "native" and data.get("model", LOCAL_MODEL) == LOCAL_MODEL:
+        return [source.problem("loop.tool_mode", "native tool calls do not work with model: local (the embedded model "
+                                                 "never makes one); use structured (or auto, which picks it)")]
+    return []
 
 
 def _system_prompt(source: Source, data: dict[str, Any]) -> tuple[str, list[Problem]]:
