@@ -76,6 +76,7 @@ def openai_tools(spec: AgentSpec, env_tools: list[ToolSpec]) -> list[dict[str, A
             },
         }
         for t in env_tools
+        if t.name not in spec.hidden_tools  # tools: {NAME: {hidden: true}}: never offered
     ]
     if spec.skills and spec.loop.skills == "on_demand":
         names = [s.name for s in spec.skills]
@@ -311,6 +312,11 @@ class _Runner:
             body = next((s.body for s in self.spec.skills if s.name == arguments.get("name")), None)
             text = body if body is not None else f"ERROR: no skill named {arguments.get('name')!r}"
             self.ep.calls.append(ToolCall(name=name, arguments=arguments, result=body, error=None if body else text))
+            return text, False
+        if name in self.spec.hidden_tools:  # hidden by the spec: as if the environment had no such tool
+            offered = ", ".join(sorted(self.tool_names)) or "none"
+            text = f"ERROR: unknown tool {name!r} (the tools are: {offered})"
+            self.ep.calls.append(ToolCall(name=name, arguments=arguments, error=text))
             return text, False
         outcome = await self.session.call_tool(name, arguments)
         if self.spec.loop.observation_template and outcome.error is None:

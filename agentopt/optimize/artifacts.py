@@ -75,7 +75,8 @@ def best_skill(winner: AgentSpec, headline: str) -> str:
     for skill in winner.skills:
         sections.append(f"## Procedure: {skill.name}\n\n_{skill.description}_\n\n{skill.body.strip()}")
     if winner.tools:
-        sections.append("## Tools\n\n" + "\n".join(f"- `{t.name}`: {t.description}" for t in winner.tools))
+        sections.append("## Tools\n\n" + "\n".join(f"- `{t.name}`: {'(not to be used)' if t.hidden else t.description}"
+                                                    for t in winner.tools if t.hidden or t.description is not None))
     if winner.examples:
         shown = [f"- Input: {e.input}\n  Answer: {_text(e.output)}" for e in winner.examples]
         sections.append("## Examples\n\n" + _how_shown(winner) + "\n".join(shown))

@@ -281,7 +281,7 @@ class Optimizer:
         async with self.evaluator.env.session() as session:
             tools = await session.tools()
         spec = self.baseline.spec
-        return tuple((t.name, spec.tool_description(t.name, t.description)) for t in tools)
+        return tuple((t.name, spec.tool_description(t.name, t.description)) for t in tools if t.name not in spec.hidden_tools)
 
     async def _baseline(self, train: list[TaskRef], val: list[TaskRef]) -> None:
         """The baseline on val (the bar to beat) and on all of train: its train episodes are

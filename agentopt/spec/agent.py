@@ -38,10 +38,12 @@ class Skill:
 
 @dataclass(frozen=True)
 class ToolOverride:
-    """The description the agent sees for one environment tool (overrides the env's own)."""
+    """What the agent sees of one environment tool: a description replacing the env's own, or
+    nothing at all (`hidden`: not offered, and a call to it is refused as an unknown tool)."""
 
     name: str
-    description: str
+    description: str | None = None  # None: the environment's own
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,11 @@ class AgentSpec:
 
     def tool_description(self, name: str, default: str) -> str:
         for tool in self.tools:
-            if tool.name == name:
+            if tool.name == name and tool.description is not None:
                 return tool.description
         return default
+
+    @property
+    def hidden_tools(self) -> frozenset[str]:
+        """Environment tools the agent never sees nor may call."""
+        return frozenset(t.name for t in self.tools if t.hidden)

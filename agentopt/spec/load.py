@@ -77,7 +77,8 @@ def agent_to_yaml(spec: AgentSpec) -> str:
     else:
         data["system_prompt"] = spec.system_prompt
     data["skills"] = [skill.path for skill in spec.skills]
-    data["tools"] = {tool.name: {"description": tool.description} for tool in spec.tools}
+    data["tools"] = {tool.name: {**({"description": tool.description} if tool.description is not None else {}),
+                                 **({"hidden": True} if tool.hidden else {})} for tool in spec.tools}
     data["examples"] = [{"input": ex.input, "output": ex.output} for ex in spec.examples]
     data["loop"] = _fields(spec.loop)
     space = spec.optimize.search_space
@@ -195,10 +196,17 @@ def _agent(source: Source) -> Built:
     skills, skill_problems = _skills(source, _list(data, "skills"))
     problems += prompt_problems + skill_problems + _search_space(source, data, skills, not skill_problems)
     problems += _observation_template_problems(source, _mapping(data, "loop").get("observation_template"))
-    problems += _tool_mode_problems(source, data)
+    problems += _tool_mode_problems(source, data) + _tool_override_problems(source, data)
     if problems:
         return None, _finish(source, problems)
     return _build_agent(source, data, prompt, skills), []
+
+
+def _tool_override_problems(source: Source, data: dict[str, Any]) -> list[Problem]:
+    """A tool entry must say something: a description, or hidden: true."""
+    return [source.problem(f"tools.{name}", "give a description, or hidden: true")
+            for name, tool in _mapping(data, "tools").items()
+            if isinstance(tool, dict) and "description" not in tool and tool.get("hidden") is not True]
 
 
 def _tool_mode_problems(source: Source, data: dict[str, Any]) -> list[Problem]:
@@ -341,7 +349,8 @@ def _build_agent(source: Source, data: dict[str, Any], prompt: str, skills: list
         system_prompt=prompt,
         system_prompt_file=data.get("system_prompt_file"),
         skills=tuple(skills),
-        tools=tuple(ToolOverride(name, tool["description"]) for name, tool in _mapping(data, "tools").items()),
+        tools=tuple(ToolOverride(name, tool.get("description"), bool(tool.get("hidden", False)))
+                    for name, tool in _mapping(data, "tools").items()),
         examples=tuple(Example(ex["input"], ex["output"]) for ex in _list(data, "examples")),
         loop=_make(LoopSettings, _mapping(data, "loop")),
         optimize=_make(OptimizeSpec, {

@@ -123,8 +123,8 @@ AGENT = _object(
                          "giving `name` and a one-line `description`.", items={"type": "string", "minLength": 1}),
         "tools": _field("object", "Tool descriptions the agent sees, by tool name (override the environment's).",
                         additionalProperties=_object("One tool.", {
-                            "description": _field("string", "What the tool does, as the agent sees it.")},
-                            required=("description",))),
+                            "description": _field("string", "What the tool does, as the agent sees it."),
+                            "hidden": _field("boolean", "true: the agent is not offered this tool, and a call to it is refused.")})),
         "examples": _field("array", "Few-shot examples shown to the agent.", items=_object("One example.", {
             "input": _field("string", "The task input."),
             "output": _field(["string", "object"], "The answer the agent should give: text or a mapping."),

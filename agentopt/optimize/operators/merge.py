@@ -82,7 +82,7 @@ def components(spec: AgentSpec) -> dict[str, Any]:
         "loop": spec.loop,
     }
     parts.update({f"skill:{s.name}": s for s in spec.skills})
-    parts.update({f"tool:{t.name}": t.description for t in spec.tools})
+    parts.update({f"tool:{t.name}": t.description for t in spec.tools if t.description is not None})
     return parts
 
 
@@ -93,6 +93,9 @@ def _present(parts: dict[str, Any]) -> dict[str, Any]:
 def _assemble(parent: AgentSpec, keys: list[str], chosen: dict[str, Any]) -> AgentSpec:
     skills = tuple(chosen[k] for k in keys if k.startswith("skill:") and chosen.get(k) is not None)
     tools = tuple(ToolOverride(k.partition(":")[2], chosen[k]) for k in keys if k.startswith("tool:") and chosen.get(k) is not None)
+    described = {t.name for t in tools}
+    tools += tuple(t for t in parent.tools if t.hidden and t.name not in described)  # hidden stays hidden
+    tools = tuple(replace(t, hidden=t.hidden or t.name in parent.hidden_tools) for t in tools)
     return replace(
         parent,
         system_prompt=chosen["system_prompt"],

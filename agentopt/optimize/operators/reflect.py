@@ -115,7 +115,7 @@ def with_text(spec: AgentSpec, component: str, text: str) -> AgentSpec:
         others = [t for t in spec.tools if t.name != name]
         if len(others) == len(spec.tools):
             return replace(spec, tools=(*spec.tools, ToolOverride(name, text)))
-        return replace(spec, tools=tuple(ToolOverride(name, text) if t.name == name else t for t in spec.tools))
+        return replace(spec, tools=tuple(replace(t, description=text) if t.name == name else t for t in spec.tools))
     # The prompt no longer matches its file, so the child carries it inline.
     return replace(spec, system_prompt=text, system_prompt_file=None)
 
