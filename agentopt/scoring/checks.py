@@ -219,8 +219,10 @@ class EnvReward(BuiltinCheck):
 
     async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
         rewards = trace.step_rewards()
-        if not rewards:
+        if not rewards and trace.stop_reason == "done":
             return CheckResult.not_applicable("The environment gave no reward, so this criterion does not apply.")
+        if not rewards:  # the agent stopped (an answer, its turn or token limit) before the environment finished
+            return CheckResult(0.0, f"The episode ended ({trace.stop_reason}) before the environment finished or gave a reward.")
         how = params.get("aggregate", "last")
         reward = AGGREGATES[how](rewards)
         low, high = params.get("min", 0), params.get("max", 1)

@@ -46,6 +46,9 @@ CASES = [
     ("env_reward", {"min": -1, "max": 1}, {"reward": 0.0}, 0.5, "The environment's reward was 0 on a scale of -1 to 1."),
     ("env_reward", {"max": 10}, {"reward": 20.0}, 1.0, "The environment's reward was 20 on a scale of 0 to 10."),
     ("env_reward", {}, {"reward": None}, None, "The environment gave no reward, so this criterion does not apply."),
+    # ...but an agent that stops before the environment finishes has failed its task: 0, not n/a
+    ("env_reward", {}, {"reward": None, "stop_reason": "final_answer"}, 0.0,
+     "The episode ended (final_answer) before the environment finished or gave a reward."),
     # contains
     ("contains", {"value": "BILLING"}, {}, 1.0, "answer contains 'BILLING'."),
     ("contains", {"value": ["billing", "refund", "sorry"]}, {}, 1 / 3, "answer is missing 'refund', 'sorry'."),
