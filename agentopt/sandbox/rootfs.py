@@ -160,15 +160,18 @@ def plan(
 
         python_paths.append(os.path.dirname(os.path.abspath(agentopt.__file__)))
     wanted = list(SYSTEM) + [f"/etc/{name}" for name in ETC] + python_paths + list(extra)
-    # Other folders on the import path (PYTHONPATH, .pth entries, the cwd for `module:factory`):
-    # their packages and modules, never the folder itself with whatever else it holds.
+    modules = [path for arg in argv if MODULE_REF.match(arg) for path in _module_paths(arg, pythonpath)]
+    wanted += modules
+    # Other folders on the import path (PYTHONPATH, .pth entries): their packages and modules,
+    # never the folder itself with whatever else it holds. The harness's working directory
+    # only when the environment's own module lives there (`--env my_env:app` beside its helpers).
     installed = [os.path.realpath(p) for p in python_paths]
+    homes = {os.path.dirname(os.path.realpath(m.rstrip("/"))) for m in modules}
+    here = os.path.realpath(os.getcwd())
     for folder in import_path:
-        if folder and not any(_inside(os.path.realpath(folder), p) for p in installed):
+        real = os.path.realpath(folder) if folder else ""
+        if real and not any(_inside(real, p) for p in installed) and (real != here or real in homes):
             wanted += importables(folder)
-    for arg in argv:
-        if MODULE_REF.match(arg):
-            wanted += _module_paths(arg, pythonpath)
     wanted += named_files(argv)
     if argv and os.path.isabs(argv[0]):
         wanted.append(argv[0])

@@ -373,3 +373,17 @@ def test_private_folders_of_a_killed_harness_are_removed_at_the_next_launch(tmp_
         (folder / "tmp").mkdir(parents=True)
     assert remove_stale_dirs(str(tmp_path)) == [str(stale)]
     assert not stale.exists() and alive.exists() and other.exists()
+
+
+def test_the_working_directorys_code_is_mounted_only_for_an_environment_that_lives_there(tmp_path, monkeypatch):
+    (tmp_path / "settings.py").write_text("API_KEY = 'sk-in-a-module'")
+    monkeypatch.chdir(tmp_path)
+    private = tmp_path / "private"
+    private.mkdir()
+    common = dict(private_dir=str(private), socket_dir=str(private / "sock"), cwd=str(private / "work"), disk_mb=8,
+                  pythonpath=[str(tmp_path)])
+    builtin = rootfs.plan([sys.executable, "-m", "agentopt.envs.serve", "support"], **common)
+    assert str(tmp_path.resolve() / "settings.py") not in builtin["readonly"]
+    (tmp_path / "my_env.py").write_text("app = None")
+    own = rootfs.plan([sys.executable, "-m", "agentopt.envs.serve", "my_env:app"], **common)
+    assert {str(tmp_path.resolve() / "settings.py"), str(tmp_path.resolve() / "my_env.py")} <= set(own["readonly"])
