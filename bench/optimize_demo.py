@@ -59,9 +59,17 @@ def main() -> None:
         print(f"{role + ' ' + summary[role]['id']:10}{fmt(summary[role]['val']):>26}{fmt(summary[role]['test']):>26}")
     print(
         f"candidates: {counts['proposed']} proposed, {counts['screened_out']} screened out, "
-        f"{counts['rejected']} rejected, {counts['accepted']} accepted, {counts['invalid']} invalid"
+        f"{counts['rejected']} rejected, {counts['accepted']} accepted; not played: "
+        f"{counts.get('duplicate', 0)} duplicate, {counts['invalid']} nothing to propose"
     )
-    print(f"rollouts: {summary['usage']['rollouts']}/{args.max_rollouts}; stopped: {summary['stopped']}; wall: {wall:.0f}s")
+    rollouts = summary["usage"]["rollouts"]
+    decisions = [json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines() if line.strip()]
+    screened = [d for d in decisions if d["status"] in ("screened_out", "rejected", "accepted")]
+    distinct = len({(run / "candidates" / d["id"] / "agent.yaml").read_text() for d in screened if (run / "candidates" / d["id"] / "agent.yaml").exists()})
+    plan = summary.get("plan") or {}
+    print(f"distinct candidates screened: {distinct} ({100 * distinct / max(1, rollouts):.1f} per 100 rollouts); "
+          f"plan: baseline {plan.get('baseline')}, per candidate up to {plan.get('per_candidate')}, final test {plan.get('final_test')}")
+    print(f"rollouts: {rollouts}/{args.max_rollouts}; stopped: {summary['stopped']}; wall: {wall:.0f}s")
 
 
 if __name__ == "__main__":
