@@ -65,3 +65,37 @@ def test_a_short_run_on_an_environment_as_its_authors_ship_it(tmp_path, app, age
     episodes = [json.loads(line) for line in (run / "episodes.jsonl").read_text().splitlines()]
     scored = [e for e in episodes if not e.get("score", {}).get("error")]
     assert scored and all(e["score"]["score"] == 1.0 for e in scored), [e["score"] for e in episodes][:5]
+
+
+def adder(request: dict):
+    n = int(re.search(r"What is (\d+) plus one", next(m["content"] for m in request["messages"] if m["role"] == "user")).group(1))
+    return call("answer", {"value": str(n + 1)})
+
+
+@pytest.mark.parametrize("kind, max_sessions, said", [("random", 8, "ignores the reset seed"), ("seeded", 1, "concurrency lowered")],
+                         ids=["seed-ignoring", "one-session"])
+def test_a_short_run_on_a_seed_ignoring_or_one_session_server(tmp_path, kind, max_sessions, said):
+    from tests.fakes.openenv_plain import PlainEnv
+
+    rubric = write(tmp_path / "rubrics" / "r.yaml", """
+        name: r
+        criteria:
+          - {id: reward, description: The environment's reward., check: {type: env_reward}}
+        """)
+    with ScriptedLLM(adder) as llm, PlainEnv(kind, task_api=False, max_sessions=max_sessions) as env:
+        agent = write(tmp_path / "agents" / "adder.yaml", f"""
+            name: adder
+            model: openai/scripted
+            model_params: {{api_base: "{llm.url}", max_tokens: 64}}
+            system_prompt: Answer the question.
+            """)
+        result = run_cli("run", str(agent), "-r", str(rubric), "--env", env.url, "--runs-dir", "runs", "--concurrency", "4",
+                         "--max-rollouts", "41", "--val-episodes", "3", "--test-episodes", "2", "--minibatch", "2",
+                         "--operators", "fewshot", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert said in " ".join((result.stdout + result.stderr).split()), result.stdout + result.stderr
+    run = next((tmp_path / "runs").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["tasks"]["seeds_honoured"] is (kind == "seeded")
+    episodes = [json.loads(line) for line in (run / "episodes.jsonl").read_text().splitlines()]
+    assert episodes and all(e["score"]["score"] == 1.0 and not e["score"].get("error") for e in episodes)
