@@ -109,7 +109,7 @@ def test_run_on_a_server_without_the_task_api_holds_out_val_and_test_by_seed(tmp
         agent = scripted_agent(tmp_path, llm.url, name="plain")
         result = run_cli(
             "run", str(agent), "-r", str(rubric(tmp_path)), "--env", env.url, "--runs-dir", "runs",
-            "--max-rollouts", "14", "--val-episodes", "2", "--test-episodes", "2", "--minibatch", "2", "--operators", "fewshot",
+            "--max-rollouts", "29", "--val-episodes", "2", "--test-episodes", "2", "--minibatch", "2", "--operators", "fewshot",
             cwd=tmp_path, timeout=600,
         )
     assert result.returncode == 0, result.stdout + result.stderr
