@@ -100,7 +100,7 @@ def test_eval_and_run_against_a_url_with_credentials_write_it_nowhere(tmp_path):
         storage = f"sqlite:///{tmp_path / 'shared.db'}?password={STORAGE_SECRET}"
         evaluated = run_cli("eval", str(agent), "-r", str(rubric), "--env", url, "--runs-dir", "runs", cwd=tmp_path)
         optimized = run_cli("run", str(agent), "-r", str(rubric), "--env", url, "--storage", storage, "--runs-dir", "runs",
-                            "--max-rollouts", "12", "--minibatch", "2", cwd=tmp_path)
+                            "--max-rollouts", "28", "--minibatch", "2", cwd=tmp_path)
         assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
         assert optimized.returncode == 0, optimized.stdout + optimized.stderr
         eval_run = next((tmp_path / "runs").glob("*-eval-*"))
@@ -124,7 +124,7 @@ def test_eval_and_run_against_a_url_with_credentials_write_it_nowhere(tmp_path):
         other = run_cli("run", "--resume", str(run), "--env", f"http://{USER}:{PASSWORD}@127.0.0.1:1", "--storage", storage, cwd=tmp_path)
         assert other.returncode == 2 and "is not the run's" in other.stderr, other.stdout + other.stderr
         # ...and carries on with them given again.
-        resumed = run_cli("run", "--resume", str(run), "--env", url, "--storage", storage, "--max-rollouts", "14", cwd=tmp_path)
+        resumed = run_cli("run", "--resume", str(run), "--env", url, "--storage", storage, "--max-rollouts", "30", cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert_no_secret(tmp_path, asked.stderr, other.stdout, other.stderr, resumed.stdout, resumed.stderr)
 
