@@ -99,7 +99,7 @@ def test_two_runs_on_one_folder_then_kill_9_then_resume(tmp_path):
         env = {**os.environ, "AGENTOPT_HOME": str(tmp_path / ".cache"), "PYTHONPATH": str(REPO)}
         first = subprocess.Popen(
             [sys.executable, "-m", "agentopt", "run", str(agent), "-r", str(rules), "--env", f"dataset:{data}",
-             "--runs-dir", "runs", "--max-rollouts", "24", "--minibatch", "4", "--operators", "rules"],
+             "--runs-dir", "runs", "--max-rollouts", "56", "--minibatch", "4", "--operators", "rules"],
             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )
         try:
