@@ -256,6 +256,25 @@ def report_command(run: Path = typer.Argument(..., help="A run folder.")) -> Non
         _fail(error)
 
 
+@app.command("export")
+def export_command(
+    run: Path = typer.Argument(..., help="A run folder (runs/<time>-eval-... or runs/<time>-run-...)."),
+    fmt: str = typer.Option(..., "--format", help="sft (chat messages) or rl (messages with sides, scores, token masks)."),
+    out: Path = typer.Option(..., "--out", help="The JSONL file to write."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="Only episodes scoring at least this."),
+    candidates: str = typer.Option("accepted", "--candidates", help="accepted (the winner and accepted candidates of a run) or all."),
+    tokenize: Optional[bool] = typer.Option(None, "--tokenize/--no-tokenize", help="rl: add token ids and masks (default: when the run's model is local)."),
+) -> None:
+    """Export a run's episodes as training data (docs/learning-loop.md)."""
+    from agentopt.commands.export import run_export
+
+    try:
+        code = run_export(run, fmt, out, min_score, candidates, tokenize)
+    except AgentoptError as error:
+        _fail(error)
+    raise typer.Exit(code)
+
+
 @env_app.command("serve")
 def env_serve(
     name: str = typer.Argument(..., help="support, dataset, or module:factory"),
