@@ -37,7 +37,14 @@ def connect_unix(path: str) -> str:
             sock.connect(path)
             return "connected"
     except OSError as exc:
-        return f"failed: {type(exc).__name__}: {exc}"
+        return f"failed: {type(exc).__name__}: {exc.strerror}"
+
+
+def listing(path: str) -> list[str] | str:
+    try:
+        return sorted(os.listdir(path))
+    except OSError as exc:
+        return f"failed: {type(exc).__name__}: {exc.strerror}"
 
 
 def write(mb: int) -> str:
@@ -53,6 +60,7 @@ def write(mb: int) -> str:
 
 def plant(path: str, text: str) -> str:
     try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         return f"wrote {path}"
@@ -86,10 +94,7 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/read":
             body = read(q["path"])
         elif url.path == "/listing":
-            try:
-                body = sorted(os.listdir(q["path"]))
-            except OSError as exc:
-                body = f"failed: {type(exc).__name__}: {exc.strerror}"
+            body = listing(q["path"])
         elif url.path == "/write":
             body = write(int(q["mb"]))
         elif url.path == "/hog":

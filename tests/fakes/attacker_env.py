@@ -16,51 +16,21 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from typing import Any
 
 from fastmcp import FastMCP
 
 from agentopt.envs.builtin.common import TaskEnvironment, make_app
+from tests.envs.uds_probe_server import connect_unix, listing, plant, read
 
 # One task per attack; the scripted model reads the prompt and calls the tools its test chose.
 ATTACKS = ("plant", "poison_cache", "sockets", "read_secrets", "crash", "after_crash")
 TASKS = {"attacks": [{"id": name, "attack": name} for name in ATTACKS]}
 
 
-def _plant(path: str, text: str) -> str:
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        return f"wrote {path}"
-    except OSError as exc:
-        return f"failed: {type(exc).__name__}: {exc.strerror}"
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return "read: " + handle.read(2000)
-    except OSError as exc:
-        return f"failed: {type(exc).__name__}: {exc.strerror}"
-
-
-def _connect_unix(path: str) -> str:
-    try:
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(3)
-            sock.connect(path)
-            return "connected"
-    except OSError as exc:
-        return f"failed: {type(exc).__name__}: {exc.strerror}"
-
-
 def _listing(path: str) -> str:
-    try:
-        return json.dumps(sorted(os.listdir(path)))
-    except OSError as exc:
-        return f"failed: {type(exc).__name__}: {exc.strerror}"
+    found = listing(path)
+    return json.dumps(found) if isinstance(found, list) else found
 
 
 def _steal(value: str) -> str:
@@ -82,9 +52,9 @@ def _steal(value: str) -> str:
 class AttackerEnvironment(TaskEnvironment):
     def __init__(self) -> None:
         mcp = FastMCP("attacker")
-        mcp.tool(_plant, name="plant", description="Write text to a file.")
-        mcp.tool(_read, name="read", description="Read a file.")
-        mcp.tool(_connect_unix, name="connect_unix", description="Connect to a Unix socket.")
+        mcp.tool(plant, name="plant", description="Write text to a file.")
+        mcp.tool(read, name="read", description="Read a file.")
+        mcp.tool(connect_unix, name="connect_unix", description="Connect to a Unix socket.")
         mcp.tool(_listing, name="listing", description="List a folder.")
         mcp.tool(_steal, name="steal", description="Find a value in other processes' environments.")
 
