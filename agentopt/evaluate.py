@@ -22,6 +22,7 @@ from agentopt.episode import TaskRef, run_episode
 from agentopt.errors import EnvError, Problem, UsageError, ValidationError
 from agentopt.models.client import ModelClient, Usage
 from agentopt.models.local import LocalModelServer
+from agentopt.models.types import ChatModel, ChatRequest, ChatResponse
 from agentopt.scoring.aggregate import score_trace, summarize
 from agentopt.scoring.base import CheckContext
 from agentopt.scoring.result import EpisodeScore, SplitSummary
@@ -132,6 +133,23 @@ def _stderr_notice(text: str) -> None:
     sys.stderr.flush()
 
 
+class CountedModel:
+    """A caller's chat model (`agentopt.evaluate(..., model=...)`), with the usage totals the
+    report needs counted here: the model itself owes agentopt nothing but `chat`."""
+
+    def __init__(self, model: ChatModel):
+        self.model = model
+        self.usage = Usage()
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        response = await self.model.chat(request)
+        self.usage.calls += 1
+        self.usage.prompt_tokens += response.prompt_tokens
+        self.usage.completion_tokens += response.completion_tokens
+        self.usage.cost_usd += response.cost_usd
+        return response
+
+
 class Evaluator:
     """An environment server and a model client kept up across many evaluations.
 
@@ -142,7 +160,7 @@ class Evaluator:
 
     def __init__(
         self, env_target: EnvTarget, rubric: Rubric, logs: Path, config: EvalConfig = EvalConfig(),
-        notify: Callable[[str], None] | None = None,
+        notify: Callable[[str], None] | None = None, model: ChatModel | None = None,
     ):
         self.rubric = rubric
         self.config = config
@@ -152,7 +170,12 @@ class Evaluator:
         if config.repeat < 1:
             raise UsageError(f"--repeat {config.repeat}: give 1 or more")
         self.env = RunningEnv(env_target, logs, step_timeout_s=config.step_timeout_s)
-        self.client = ModelClient(cache_path=config.cache_path, local_server=LocalModelServer(log_path=logs / "local-model.log"))
+        # `model`: a caller's ChatModel answers every request (agent, judge, mutator) instead of ours.
+        self._owns_client = model is None
+        self.client: Any = (
+            ModelClient(cache_path=config.cache_path, local_server=LocalModelServer(log_path=logs / "local-model.log"))
+            if model is None else CountedModel(model)
+        )
         self._limit = _Limit(config.concurrency)
         self._ctx = CheckContext(judge=self.client, judge_model=rubric.judge_model)
         self.task_source: str | None = None  # "tasks_file", "task_api" or "seeds": how episodes were chosen
@@ -178,7 +201,8 @@ class Evaluator:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self.client.aclose()
+        if self._owns_client:
+            await self.client.aclose()
         await asyncio.to_thread(self.env.stop)
 
     @property
@@ -291,6 +315,7 @@ async def evaluate_async(
     on_start: Callable[[int], None] | None = None,
     on_episode: OnEpisode | None = None,
     notify: Callable[[str], None] | None = None,
+    model: ChatModel | None = None,
 ) -> EvalResult:
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -300,7 +325,7 @@ async def evaluate_async(
         if on_episode:
             on_episode(episode)
 
-    async with Evaluator(env_target, rubric, run.logs, config, notify=notify) as evaluator:
+    async with Evaluator(env_target, rubric, run.logs, config, notify=notify, model=model) as evaluator:
         tasks = await evaluator.tasks(config.split, config.episodes)
         await evaluator.check_spec(spec)
         if on_start:

@@ -1,4 +1,4 @@
-"""`agentopt eval`: evaluate, write the run folder, show the result, apply the CI gate."""
+"""`agentopt eval`: evaluate and write the run folder (`agentopt.api`), show the result, apply the CI gate."""
 
 from __future__ import annotations
 
@@ -10,19 +10,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.markup import escape
 from rich.table import Table
 
-from agentopt.envs.session import parse_env
-from agentopt.envs.tasks import load_tasks_file
+from agentopt.api import prepare_eval, write_eval_outputs
 from agentopt.errors import InfraError
-from agentopt.evaluate import EvalConfig, default_cache_path, evaluate, summary_dict
-from agentopt.gate import check_gate
+from agentopt.evaluate import evaluate
 from agentopt.redact import redact, redact_url, redacted_errors
-from agentopt.spec.load import load_agent, load_rubric
 from agentopt.commands.json_output import emit, eval_document
-from agentopt.store.eval_html import render_eval_html
-from agentopt.store.junit import write_junit
-from agentopt.store.report import fmt, headline, not_applicable_line, pass_hat_label, pct, render_report, summary_markdown
-from agentopt.store.run import REPORT, SUMMARY, RunFolder
-from agentopt.truncation import truncation, truncation_line
+from agentopt.store.report import fmt, headline, not_applicable_line, pass_hat_label, pct, summary_markdown
+from agentopt.store.run import REPORT
+from agentopt.truncation import truncation_line
 
 
 def criteria_table(summary: dict) -> Table:
@@ -63,21 +58,11 @@ def run_eval(
     repeat: int = 1, tasks: Path | None = None, seed: int = 0, as_json: bool = False,
 ) -> int:
     console = Console(highlight=False, stderr=as_json)  # with --json, stdout holds only the JSON document
-    spec = load_agent(str(agent))
-    rules = load_rubric(str(rubric))
-    target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image)
-    if tasks is not None:
-        load_tasks_file(tasks)  # its mistakes are FILE:LINE lines, exit 2, before any run folder
-    if baseline is not None:
-        check_gate(0.0, None, baseline, max_drop)  # fail fast (exit 2) on a bad baseline file
-
-    run = RunFolder.create(runs_dir, "eval", spec.name)
-    run.snapshot(agent, "agent.yaml")
-    run.snapshot(rubric, "rubric.yaml")
-    config = EvalConfig(
-        split=split, episodes=episodes, concurrency=concurrency, cache_path=default_cache_path() if use_cache else None,
-        repeat=repeat, tasks_file=str(tasks) if tasks is not None else None, seed=seed,
+    setup = prepare_eval(
+        agent, rubric, env, split=split, episodes=episodes, runs_dir=runs_dir, concurrency=concurrency, use_cache=use_cache,
+        repeat=repeat, tasks=tasks, seed=seed, sandbox=sandbox, sandbox_image=sandbox_image, baseline=baseline, max_drop=max_drop,
     )
+    spec, rules, target, run, config = setup.spec, setup.rubric, setup.target, setup.run, setup.config
 
     console.print(f"Evaluating [bold]{spec.name}[/bold] ({spec.model}) on [bold]{redact_url(target.label)}[/bold], split {split}")
     console.print(f"Run folder: {run.path}")
@@ -103,15 +88,7 @@ def run_eval(
 
         result = evaluate(spec, rules, target, run, config, on_start=on_start, on_episode=on_episode, notify=notify)
 
-    summary = summary_dict(result, spec, rules)
-    summary["env"] = redact_url(summary["env"])  # the URL still connects; what is written has no credentials
-    summary["gate"] = check_gate(result.summary.mean, min_score, baseline, max_drop)
-    summary["truncation"] = truncation((e["trace"] for e in run.episodes()), spec.params.max_tokens)
-    run.write_json(SUMMARY, summary)
-    run.write_text(REPORT, render_report(summary, run.episodes()))
-    run.write_text("report.html", render_eval_html(summary, list(run.episodes())))
-    if junit is not None:
-        write_junit(junit, f"agentopt.{spec.name}", run.episodes())
+    summary = write_eval_outputs(setup, result, min_score=min_score, baseline=baseline, max_drop=max_drop, junit=junit)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
             handle.write(summary_markdown(summary) + "\n")

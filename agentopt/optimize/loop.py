@@ -37,7 +37,8 @@ from agentopt.optimize.operators import all_operators, needs_mutator
 from agentopt.optimize.operators.sample import player
 from agentopt.optimize.account import nothing_to_learn
 from agentopt.optimize.study import DUPLICATE, NOTHING_PROPOSED, OperatorStudy
-from agentopt.optimize.types import BASELINE, Candidate, ProposalContext
+from agentopt.optimize.types import BASELINE, Candidate, Operator, ProposalContext
+from agentopt.models.types import ChatModel
 from agentopt.episode import TaskRef
 from agentopt.scoring.aggregate import summarize
 from agentopt.scoring.result import SplitSummary
@@ -135,7 +136,12 @@ def _iteration_rng(seed: int, iteration: int) -> random.Random:
 
 
 class Optimizer:
-    def __init__(self, spec: AgentSpec, rubric: Rubric, env: EnvTarget, run: RunFolder, config: RunConfig, display: Display | None = None, retry_errors: bool = False):
+    def __init__(
+        self, spec: AgentSpec, rubric: Rubric, env: EnvTarget, run: RunFolder, config: RunConfig, display: Display | None = None,
+        retry_errors: bool = False, model: ChatModel | None = None, extra_operators: dict[str, Operator] | None = None,
+    ):
+        self.model = model  # a caller's chat model instead of agentopt's client (agentopt.optimize(model=...))
+        self.extra_operators = dict(extra_operators or {})  # a caller's operators, by name; a built-in's name replaces it
         self.baseline = Candidate(id="c0", spec=spec)
         self.retry_errors = retry_errors  # --resume --retry-errors: play infrastructure-error episodes again
         self.retried = 0  # how many it played again
@@ -156,7 +162,7 @@ class Optimizer:
         self.tracker = self._tracker()
 
     def _operators(self) -> dict[str, Any]:
-        available = all_operators()
+        available = {**all_operators(), **self.extra_operators}
         unknown = [name for name in self.config.operators if name not in available]
         if unknown:
             raise UsageError(f"--operators: unknown {', '.join(unknown)}; use {', '.join(sorted(available))}")
@@ -220,7 +226,7 @@ class Optimizer:
 
     # --- the run ---
     async def optimize(self) -> RunResult:
-        async with Evaluator(self.env_target, self.rubric, self.run.logs, self.config.eval, notify=self.display.warn) as evaluator:
+        async with Evaluator(self.env_target, self.rubric, self.run.logs, self.config.eval, notify=self.display.warn, model=self.model) as evaluator:
             self.evaluator = evaluator
             self.display.step("listing tasks")
             train = await evaluator.tasks("train")
