@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from agentopt.commands import run as run_command
+from agentopt.api import render_reports
+from agentopt.store import html_report
 from agentopt.optimize.journal import CANDIDATES, Journal
 from agentopt.store.run import SUMMARY, RunFolder
 
@@ -36,7 +37,7 @@ def test_the_report_of_a_resumed_run_skips_a_decision_line_a_kill_cut_short(tmp_
     cut_short(run, CANDIDATES, {"id": "c1", "note": "cut"})
     run.append_jsonl(CANDIDATES, {"id": "c1"})
     seen = []
-    monkeypatch.setattr(run_command, "render_run_markdown", lambda summary, candidates, diff: seen.append(candidates) or "")
-    monkeypatch.setattr(run_command, "render_html_report", lambda *args: "")
-    run_command.render_reports(run)
+    monkeypatch.setattr(html_report, "render_run_markdown", lambda summary, candidates, diff: seen.append(candidates) or "")
+    monkeypatch.setattr(html_report, "render_html_report", lambda *args: "")
+    render_reports(run)
     assert [c["id"] for c in seen[0]] == ["c0", "c1"]
