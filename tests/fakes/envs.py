@@ -26,22 +26,28 @@ TASKS = {
 }
 
 
+def add_counter_tools(mcp: FastMCP, env: Any) -> None:
+    """The counter task's tools on `mcp`: `add(amount)` to `env.total`, `done(answer)` scored
+    against the task's target (shared by the counter and the hostile environment)."""
+
+    @mcp.tool
+    def add(amount: int) -> str:
+        """Add an amount to the running total."""
+        env.total += amount
+        return f"total is now {env.total}"
+
+    @mcp.tool
+    def done(answer: int) -> str:
+        """Report the final total. Ends the task."""
+        env.finish(1.0 if answer == env.task["target"] else 0.0)
+        return "thanks"
+
+
 class CounterEnvironment(TaskEnvironment):
     def __init__(self) -> None:
         mcp = FastMCP("counter")
         self.total = 0
-
-        @mcp.tool
-        def add(amount: int) -> str:
-            """Add an amount to the running total."""
-            self.total += amount
-            return f"total is now {self.total}"
-
-        @mcp.tool
-        def done(answer: int) -> str:
-            """Report the final total. Ends the task."""
-            self.finish(1.0 if answer == self.task["target"] else 0.0)
-            return "thanks"
+        add_counter_tools(mcp, self)
 
         @mcp.tool
         def crash() -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from fastmcp import FastMCP
 
 from agentopt.envs.builtin.common import TaskEnvironment, make_app
+from tests.fakes.envs import add_counter_tools
 
 TASKS = {"val": [{"id": f"h{i}", "start": i, "target": i + 5} for i in range(4)]}
 HEAD, TAIL = "<<BEGIN>>", "<<END>>"
@@ -31,18 +32,7 @@ class HostileEnvironment(TaskEnvironment):
     def __init__(self) -> None:
         mcp = FastMCP("hostile")
         self.total = 0
-
-        @mcp.tool
-        def add(amount: int) -> str:
-            """Add an amount to the running total."""
-            self.total += amount
-            return f"total is now {self.total}"
-
-        @mcp.tool
-        def done(answer: int) -> str:
-            """Report the final total. Ends the task."""
-            self.finish(1.0 if answer == self.task["target"] else 0.0)
-            return "thanks"
+        add_counter_tools(mcp, self)
 
         @mcp.tool
         async def wedge() -> str:
