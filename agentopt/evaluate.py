@@ -187,10 +187,6 @@ class Evaluator:
         # (both take ~5 s: overlapping them halves the wait before the first episode).
         try:
             await asyncio.gather(asyncio.to_thread(self.env.start), asyncio.to_thread(import_module, "openenv.core.mcp_client"))
-        except BaseException:
-            await self.__aexit__()
-            raise
-        try:
             await self.env.kind()  # a URL that is no OpenEnv server stops here, in one line, before any notice
         except BaseException:
             await self.__aexit__()
