@@ -151,6 +151,40 @@ async def test_cache_persists_across_clients_and_misses_on_a_different_temperatu
     assert {model for model, _ in rows} == {"openai/scripted"}
 
 
+async def test_identical_requests_in_flight_share_one_sampled_answer(tmp_path):
+    """Two tasks with the same text played at once, at temperature > 0: one call, one answer
+    for both, and the cache holds that answer, so a replay reproduces both traces."""
+    import asyncio
+    import itertools
+
+    counter = itertools.count(1)
+    db = tmp_path / "responses.sqlite"
+    with ScriptedLLM(lambda _req: Reply(content=f"sample {next(counter)}", delay_s=0.3)) as llm:
+        client = fast_client(cache_path=db)
+        first, second = await asyncio.gather(*(client.chat(request(llm.url, temperature=0.7)) for _ in range(2)))
+        await client.aclose()
+        replay = fast_client(cache_path=db)
+        again = await replay.chat(request(llm.url, temperature=0.7))
+        await replay.aclose()
+    assert len(llm.requests) == 1
+    assert first.content == second.content == again.content == "sample 1"
+    assert client.usage.calls == 1 and client.usage.cached == 1
+
+
+async def test_first_stored_answer_wins_across_clients(tmp_path):
+    """Two processes answering the same request: the second one's put keeps the first answer
+    and hands it back, so what each caller recorded is what the cache replays."""
+    from agentopt.models.cache import ResponseCache
+    from agentopt.models.types import ChatResponse
+
+    cache = ResponseCache(tmp_path / "responses.sqlite")
+    req = request("http://127.0.0.1:9", temperature=0.7)
+    assert cache.put(req, ChatResponse(content="first")).content == "first"
+    assert cache.put(req, ChatResponse(content="second")).content == "first"
+    assert cache.get(req).content == "first"
+    cache.close()
+
+
 async def test_cache_never_stores_the_api_key(tmp_path, monkeypatch):
     secret = "sk-test-DO-NOT-STORE-8c1f2e"
     monkeypatch.setenv("OPENAI_API_KEY", secret)

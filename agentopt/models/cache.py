@@ -54,14 +54,21 @@ class ResponseCache:
         data.update(cached=True, latency_s=0.0, cost_usd=0.0)
         return ChatResponse(**data)
 
-    def put(self, request: ChatRequest, response: ChatResponse) -> None:
+    def put(self, request: ChatRequest, response: ChatResponse) -> ChatResponse:
+        """Store `response` unless an answer to the same request is stored already (another
+        process got there first): the first answer wins, so every trace that used an answer
+        and every later replay agree. Returns the stored answer."""
         payload = json.dumps(asdict(response))
         record = json.dumps(request.cache_key_fields(), sort_keys=True)
         with self._lock:
-            self._db.execute(
-                "insert or replace into responses values (?, ?, ?, ?, ?)",
+            inserted = self._db.execute(
+                "insert or ignore into responses values (?, ?, ?, ?, ?)",
                 (request_key(request), request.model, record, payload, time.time()),
-            )
+            ).rowcount
+        if inserted:
+            return response
+        stored = self.get(request)
+        return stored if stored is not None else response
 
     def close(self) -> None:
         with self._lock:

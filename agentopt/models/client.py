@@ -17,12 +17,12 @@ import asyncio
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from agentopt.errors import ProviderError
-from agentopt.models.cache import ResponseCache
+from agentopt.models.cache import ResponseCache, request_key
 from agentopt.models.types import ChatRequest, ChatResponse, ModelToolCall
 from agentopt.redact import redact
 
@@ -55,6 +55,11 @@ def _is_retryable(exc: BaseException) -> bool:
     return any(word in name for word in ("Timeout", "Connection", "RateLimit", "ServiceUnavailable", "InternalServer"))
 
 
+def _as_cached(response: ChatResponse) -> ChatResponse:
+    """A shared answer, accounted like a cache hit: no call, no latency, no cost of its own."""
+    return replace(response, cached=True, latency_s=0.0, cost_usd=0.0)
+
+
 def _describe(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -78,20 +83,41 @@ class ModelClient:
         self._local_server = local_server  # a LocalModelServer, started on first use
         self._local_lock = asyncio.Lock()
         self._openai_clients: dict[str, Any] = {}
+        self._in_flight: dict[str, asyncio.Future[ChatResponse]] = {}
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        if self.cache is not None:
-            hit = self.cache.get(request)
-            if hit is not None:
-                self.usage.cached += 1
-                return hit
-        response = await self._with_retries(request)
+        """One answer per request. With a cache, identical requests in flight at once (two
+        tasks with the same text, played concurrently) share one model call: with sampling
+        (temperature > 0) two calls could answer differently, and the cache would then hold
+        an answer that one of the traces never saw, so a replay would not reproduce it."""
+        if self.cache is None:
+            return self._count(await self._with_retries(request))
+        hit = self.cache.get(request)
+        if hit is not None:
+            self.usage.cached += 1
+            return hit
+        key = request_key(request)
+        if key in self._in_flight:
+            self.usage.cached += 1
+            return _as_cached(await asyncio.shield(self._in_flight[key]))
+        future: asyncio.Future[ChatResponse] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            response = self.cache.put(request, self._count(await self._with_retries(request)))
+            future.set_result(response)
+            return response
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here: waiters re-raise it, and none may be waiting
+            raise
+        finally:
+            del self._in_flight[key]
+
+    def _count(self, response: ChatResponse) -> ChatResponse:
         self.usage.calls += 1
         self.usage.prompt_tokens += response.prompt_tokens
         self.usage.completion_tokens += response.completion_tokens
         self.usage.cost_usd += response.cost_usd
-        if self.cache is not None:
-            self.cache.put(request, response)
         return response
 
     async def _with_retries(self, request: ChatRequest) -> ChatResponse:
