@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from agentopt.envs.overlap import held_out_overlap, overlap_warning
 from agentopt.envs.session import EnvTarget
 from agentopt.errors import AgentoptError, InfraError, UsageError
 from agentopt.evaluate import EvalConfig, Episode, Evaluator
@@ -243,6 +244,10 @@ class Optimizer:
             await evaluator.check_spec(self.baseline.spec)
             self.env_tools = await self._env_tools()
             self.run.write_json("splits.json", {name: [t.task_id for t in tasks] for name, tasks in (("train", train), ("val", val), ("test", test))})
+            overlap = held_out_overlap({"train": train, "val": val, "test": test})
+            self.run.write_json("overlap.json", overlap)
+            if warning := overlap_warning(overlap, {"val": len(val), "test": len(test)}):
+                self.display.warn(warning)
             if self.retry_errors:
                 await self._retry_errors({"train": train, "val": val, "test": test})
             await self._baseline(train, val)

@@ -84,6 +84,7 @@ def test_run_finds_the_instruction_that_fixes_the_failures_and_ships_only_accept
     assert "Budget plan (--max-rollouts 60)" in (run / "report.md").read_text()
     assert "budget plan" in (run / "report.html").read_text()
     assert "\nstopped: " in result.stdout  # on its own line after the live display
+    assert json.loads((run / "overlap.json").read_text()) == {} and "repeat a train task" not in result.stdout
     decisions = [json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines()]
     accepted = {d["id"] for d in decisions if d["status"] in ("accepted", "baseline")}
     assert summary["winner"]["id"] in accepted and summary["winner"]["id"] != "c0"
@@ -146,3 +147,25 @@ def test_a_test_split_that_would_eat_the_budget_is_refused_naming_test_episodes(
         ran = run_cli(*args, "--test-episodes", "2", "--max-candidates", "1", cwd=tmp_path)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "final test 4 (baseline and winner on 2 test tasks)" in ran.stdout
+
+
+def test_held_out_tasks_that_repeat_a_train_task_are_named_before_the_search(tmp_path):
+    """A val task with a train task's text (up to its numbers) lets a demonstration carry its
+    answer across: the run says so in one line and records the pairs in overlap.json."""
+    data = dataset(tmp_path)
+    leaks = [
+        {"id": "v-dup", "split": "val", "input": "What is the capital of France?", "expected": "Paris"},
+        {"id": "x-dup", "split": "test", "input": "What is the  Capital of Italy?", "expected": "Rome"},
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in leaks) + data.read_text())
+    with ScriptedLLM(quiz_model) as llm:
+        agent = scripted_agent(tmp_path, llm.url, name="capitals")
+        result = run_cli(
+            "run", str(agent), "-r", str(rubric(tmp_path)), "--env", f"dataset:{data}", "--runs-dir", "runs",
+            "--max-rollouts", "60", "--minibatch", "4", "--test-episodes", "2", "--max-candidates", "1",
+            cwd=tmp_path, env={"COLUMNS": "300"},
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = next((tmp_path / "runs").iterdir())
+    assert json.loads((run / "overlap.json").read_text()) == {"val": {"v-dup": "q00"}, "test": {"x-dup": "q01"}}
+    assert "1 of 5 val task(s) (val v-dup = train q00) and 1 of 2 test task(s) (test x-dup = train q01) repeat a train task" in " ".join(result.stdout.split())
