@@ -21,10 +21,11 @@ import asyncio
 import json
 import shutil
 import time
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from agentopt.envs.session import EnvTarget, parse_env
 from agentopt.envs.tasks import load_tasks_file

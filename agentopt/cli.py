@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -62,8 +61,8 @@ def _usage(message: str) -> AgentoptError:
 
 @app.command()
 def validate(
-    files: Optional[list[Path]] = typer.Argument(None, help="Agent specs, rubrics and project files (default: ./agentopt.yaml and the files it names)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="The project file to check when no FILES are given."),
+    files: list[Path] | None = typer.Argument(None, help="Agent specs, rubrics and project files (default: ./agentopt.yaml and the files it names)."),
+    config: Path | None = typer.Option(None, "--config", help="The project file to check when no FILES are given."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document (docs/json.md) instead of lines."),
 ) -> None:
     """Check agent specs, rubrics and project files; print one `file:line:col: field: problem` line per mistake.
@@ -93,9 +92,8 @@ def schema(kind: str = typer.Argument(..., help="agent, rubric or project")) -> 
     """Print the JSON Schema of agent specs, rubrics or the project file (for editor completion)."""
     import json
 
-    from agentopt.spec.schema import agent_json_schema, rubric_json_schema
-
     from agentopt.project import SCHEMA as project_schema
+    from agentopt.spec.schema import agent_json_schema, rubric_json_schema
 
     makers = {"agent": agent_json_schema, "rubric": rubric_json_schema, "project": lambda: project_schema}
     if kind not in makers:
@@ -106,26 +104,26 @@ def schema(kind: str = typer.Argument(..., help="agent, rubric or project")) -> 
 @app.command("eval")
 def eval_command(
     ctx: typer.Context,
-    agent: Optional[Path] = typer.Argument(None, help="The agent spec (agents/NAME.yaml). Default: the project file's."),
-    rubric: Optional[Path] = typer.Option(None, "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
-    env: Optional[str] = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
+    agent: Path | None = typer.Argument(None, help="The agent spec (agents/NAME.yaml). Default: the project file's."),
+    rubric: Path | None = typer.Option(None, "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
+    env: str | None = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
     split: str = typer.Option("val", help="Which split's tasks to play."),
-    episodes: Optional[int] = typer.Option(None, min=1, help="Play only the first N tasks of the split."),
+    episodes: int | None = typer.Option(None, min=1, help="Play only the first N tasks of the split."),
     concurrency: int = typer.Option(4, min=1, help="Episodes run at once."),
-    min_score: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Exit 1 when the mean score is below this."),
-    baseline: Optional[Path] = typer.Option(None, help="A summary.json to compare against."),
+    min_score: float | None = typer.Option(None, min=0.0, max=1.0, help="Exit 1 when the mean score is below this."),
+    baseline: Path | None = typer.Option(None, help="A summary.json to compare against."),
     max_drop: float = typer.Option(0.0, min=0.0, help="With --baseline: exit 1 when the score drops by more than this."),
-    junit: Optional[Path] = typer.Option(None, help="Write JUnit XML here (one testcase per episode)."),
+    junit: Path | None = typer.Option(None, help="Write JUnit XML here (one testcase per episode)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Call the model even for requests answered before."),
     max_errors: int = typer.Option(0, min=0, help="Infrastructure errors tolerated before exiting 3."),
     repeat: int = typer.Option(1, min=1, help="Play each task this many times, each with its own seed."),
-    tasks: Optional[Path] = typer.Option(None, "--tasks", help="A JSONL or YAML file of reset arguments per split (docs/environments.md)."),
+    tasks: Path | None = typer.Option(None, "--tasks", help="A JSONL or YAML file of reset arguments per split (docs/environments.md)."),
     seed: int = typer.Option(0, min=0, help="Base seed of the episodes (each episode: base + its index; seeded splits add their range)."),
-    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
-    sandbox_image: Optional[str] = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
+    sandbox: str | None = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
+    sandbox_image: str | None = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one)."),
+    config: Path | None = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one)."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/json.md); the rest goes to stderr."),
 ) -> None:
     """Evaluate an agent: play a split's episodes, score each against the rubric, write runs/<time>-eval-<agent>/.
@@ -159,32 +157,32 @@ def eval_command(
 @app.command("run")
 def run_command(
     ctx: typer.Context,
-    agent: Optional[Path] = typer.Argument(None, help="The agent spec to optimize (agents/NAME.yaml)."),
-    rubric: Optional[Path] = typer.Option(None, "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
-    env: Optional[str] = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
-    resume: Optional[Path] = typer.Option(None, help="Continue the run in this folder after a crash, a kill or a STOP."),
-    max_rollouts: Optional[int] = typer.Option(None, min=1, help="Episodes to spend in all (baseline, screening, val, test). Default 300 when no budget is given."),
-    max_cost: Optional[float] = typer.Option(None, min=0.0, help="USD to spend at most (from litellm prices; 0 for local)."),
-    max_time: Optional[float] = typer.Option(None, min=1.0, help="Seconds to run at most."),
-    max_candidates: Optional[int] = typer.Option(None, min=1, help="Candidates to propose at most."),
+    agent: Path | None = typer.Argument(None, help="The agent spec to optimize (agents/NAME.yaml)."),
+    rubric: Path | None = typer.Option(None, "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
+    env: str | None = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
+    resume: Path | None = typer.Option(None, help="Continue the run in this folder after a crash, a kill or a STOP."),
+    max_rollouts: int | None = typer.Option(None, min=1, help="Episodes to spend in all (baseline, screening, val, test). Default 300 when no budget is given."),
+    max_cost: float | None = typer.Option(None, min=0.0, help="USD to spend at most (from litellm prices; 0 for local)."),
+    max_time: float | None = typer.Option(None, min=1.0, help="Seconds to run at most."),
+    max_candidates: int | None = typer.Option(None, min=1, help="Candidates to propose at most."),
     minibatch: int = typer.Option(8, min=1, help="Train tasks a child is screened on."),
     min_delta: float = typer.Option(0.0, min=0.0, help="A child must beat the best val score by more than 0 and at least this."),
-    significance: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Also require a paired-bootstrap p-value below this."),
+    significance: float | None = typer.Option(None, min=0.0, max=1.0, help="Also require a paired-bootstrap p-value below this."),
     mutator: str = typer.Option("local", help="The model that rewrites prompts and skills (any litellm model string)."),
-    operators: Optional[str] = typer.Option(None, help="Comma-separated operators to use (default: all)."),
-    val_episodes: Optional[int] = typer.Option(None, min=1, help="Use only the first N val tasks."),
-    test_episodes: Optional[int] = typer.Option(None, min=1, help="Use only the first N test tasks."),
+    operators: str | None = typer.Option(None, help="Comma-separated operators to use (default: all)."),
+    val_episodes: int | None = typer.Option(None, min=1, help="Use only the first N val tasks."),
+    test_episodes: int | None = typer.Option(None, min=1, help="Use only the first N test tasks."),
     concurrency: int = typer.Option(4, min=1, help="Episodes run at once."),
     seed: int = typer.Option(0, min=0, help="Seed for splits of the search, and the episodes' base seed."),
-    repeat: Optional[int] = typer.Option(None, min=1, help="Play each task this many times, each with its own seed (default 1)."),
-    tasks: Optional[Path] = typer.Option(None, "--tasks", help="A JSONL or YAML file of reset arguments per split (docs/environments.md)."),
-    storage: Optional[str] = typer.Option(None, help="Optuna storage URL shared by several workers (default: the run folder's study.db)."),
+    repeat: int | None = typer.Option(None, min=1, help="Play each task this many times, each with its own seed (default 1)."),
+    tasks: Path | None = typer.Option(None, "--tasks", help="A JSONL or YAML file of reset arguments per split (docs/environments.md)."),
+    storage: str | None = typer.Option(None, help="Optuna storage URL shared by several workers (default: the run folder's study.db)."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="With --resume: play again the episodes that hit an infrastructure error (the rest is reused)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
-    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
-    sandbox_image: Optional[str] = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
+    sandbox: str | None = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
+    sandbox_image: str | None = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one; not used with --resume)."),
+    config: Path | None = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one; not used with --resume)."),
 ) -> None:
     """Optimize an agent: propose rewrites, keep only strict held-out improvements, ship the winner.
 
@@ -223,7 +221,7 @@ def run_command(
 def init_command(
     directory: Path = typer.Argument(Path("."), help="Where to create the project (default: here)."),
     template: str = typer.Option("dataset", "--template", "-t", help="dataset (questions in a JSONL file) or tools-url (a multi-turn tool environment at a URL)."),
-    url: Optional[str] = typer.Option(None, "--url", help="With --template tools-url: the environment server's URL (default http://127.0.0.1:8000)."),
+    url: str | None = typer.Option(None, "--url", help="With --template tools-url: the environment server's URL (default http://127.0.0.1:8000)."),
 ) -> None:
     """Create a project: agent, rubric (an example of every check type), tasks, agentopt.yaml, README."""
     from agentopt.commands.init import init_project
@@ -261,9 +259,9 @@ def export_command(
     run: Path = typer.Argument(..., help="A run folder (runs/<time>-eval-... or runs/<time>-run-...)."),
     fmt: str = typer.Option(..., "--format", help="sft (chat messages) or rl (messages with sides, scores, token masks)."),
     out: Path = typer.Option(..., "--out", help="The JSONL file to write."),
-    min_score: Optional[float] = typer.Option(None, "--min-score", help="Only episodes scoring at least this."),
+    min_score: float | None = typer.Option(None, "--min-score", help="Only episodes scoring at least this."),
     candidates: str = typer.Option("accepted", "--candidates", help="accepted (the winner and accepted candidates of a run) or all."),
-    tokenize: Optional[bool] = typer.Option(None, "--tokenize/--no-tokenize", help="rl: add token ids and masks (default: when the run's model is local)."),
+    tokenize: bool | None = typer.Option(None, "--tokenize/--no-tokenize", help="rl: add token ids and masks (default: when the run's model is local)."),
 ) -> None:
     """Export a run's episodes as training data (docs/learning-loop.md)."""
     from agentopt.commands.export import run_export

@@ -21,9 +21,9 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from agentopt.errors import EnvError, ProviderError, TemplateLimitError, ValidationError
 from agentopt.envs.kind import NotAnOpenEnvServer
 from agentopt.envs.session import RunningEnv, ToolSpec
+from agentopt.errors import EnvError, ProviderError, TemplateLimitError, ValidationError
 from agentopt.models.types import ChatModel, ChatRequest, ChatResponse
 from agentopt.prompt import LOAD_SKILL, render_observation, system_prompt
 from agentopt.redact import redact

@@ -8,15 +8,24 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from importlib import import_module
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from importlib import import_module
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from agentopt.envs.session import CAPACITY_RETRIES, EnvTarget, RunningEnv, capacity_limit
 from agentopt.envs.tasks import (
-    DEFAULT_SEEDED_EPISODES, SEED_BASES, SEED_SPAN, TaskEnv, TasksFile, file_tasks,
-    load_tasks_file, seeded_tasks, unknown_split, with_repeats,
+    DEFAULT_SEEDED_EPISODES,
+    SEED_BASES,
+    SEED_SPAN,
+    TaskEnv,
+    TasksFile,
+    file_tasks,
+    load_tasks_file,
+    seeded_tasks,
+    unknown_split,
+    with_repeats,
 )
 from agentopt.episode import TaskRef, run_episode
 from agentopt.errors import EnvError, Problem, UsageError, ValidationError
@@ -182,7 +191,7 @@ class Evaluator:
         self.seeds_honoured: bool | None = None  # seeded episodes: whether one seed gives one episode
         self.seeds_by_split: dict[str, list[int]] = {}  # the seeds of each split's episodes
 
-    async def __aenter__(self) -> "Evaluator":
+    async def __aenter__(self) -> Evaluator:
         # The env server boots in its own process while we import OpenEnv's client here
         # (both take ~5 s: overlapping them halves the wait before the first episode).
         try:

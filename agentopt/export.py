@@ -15,9 +15,10 @@ calls stay `tool_calls` + `role: tool`), with every string passed through `redac
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from agentopt.errors import UsageError
 from agentopt.redact import redact

@@ -68,7 +68,7 @@ class Tokenizer:
         self._http = httpx.Client(timeout=60.0)
 
     @classmethod
-    def local(cls, log_path: Path | None = None) -> "Tokenizer":
+    def local(cls, log_path: Path | None = None) -> Tokenizer:
         """Start the embedded model server (InfraError when it is not installed or fails)."""
         from agentopt.models.local import LocalModelServer
 
@@ -81,7 +81,7 @@ class Tokenizer:
         if self._server is not None and self._server.running:
             self._server.stop()
 
-    def __enter__(self) -> "Tokenizer":
+    def __enter__(self) -> Tokenizer:
         return self
 
     def __exit__(self, *exc: Any) -> None:

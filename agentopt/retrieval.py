@@ -51,7 +51,7 @@ class _Index:
 
     @staticmethod
     @lru_cache(maxsize=64)
-    def build(documents: tuple[str, ...]) -> "_Index":
+    def build(documents: tuple[str, ...]) -> _Index:
         return _Index(documents)
 
     def vector(self, text: str) -> dict[str, float]:

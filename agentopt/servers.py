@@ -26,7 +26,6 @@ from agentopt.errors import InfraError
 from agentopt.redact import SECRET_NAME
 from agentopt.sandbox import SandboxConfig
 
-
 PARENT_PID = "AGENTOPT_PARENT_PID"
 
 

@@ -74,7 +74,7 @@ class Trace:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Trace":
+    def from_dict(cls, data: dict[str, Any]) -> Trace:
         data = dict(data)
         data["tool_calls"] = [ToolCall(**c) for c in data.get("tool_calls", [])]
         if "rewards" in data:

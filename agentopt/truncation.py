@@ -7,7 +7,8 @@ count the user sees only low scores; the line names the fix.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from agentopt.trace import Trace
 

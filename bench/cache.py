@@ -44,10 +44,10 @@ def main() -> None:
             started = time.perf_counter()
             out = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
             process_wall = time.perf_counter() - started
-            line = next((l for l in out.stdout.splitlines() if l.startswith("model calls:")), f"(no summary; exit {out.returncode}) {out.stderr[-500:]}")
+            line = next((text for text in out.stdout.splitlines() if text.startswith("model calls:")), f"(no summary; exit {out.returncode}) {out.stderr[-500:]}")
             wall = re.search(r"wall ([0-9.]+)s", line)
             results.append((label, line, float(wall.group(1)) if wall else float("nan"), process_wall, server.stats()["requests"], out.returncode))
-    for label, line, wall, process_wall, requests, code in results:
+    for label, line, _wall, process_wall, requests, code in results:
         print(f"{label:>6}: {line.split(' · report')[0]}; process {process_wall:.1f}s; model server saw {requests} requests; exit {code}")
     first, repeat = results
     print(f"repeat/first evaluation wall: {repeat[2] / first[2]:.2f} ({first[2]:.1f}s -> {repeat[2]:.1f}s), model delay {args.delay * 1000:.0f} ms, {args.episodes} episodes x 6 turns at concurrency {args.concurrency}")

@@ -11,7 +11,7 @@ from typing import Any
 
 from openenv.core.env_server.mcp_types import CallToolAction, CallToolObservation
 
-from agentopt.envs.builtin.common import TaskState, TaskObservation
+from agentopt.envs.builtin.common import TaskObservation, TaskState
 from tests.fakes.envs import CounterEnvironment
 
 TASKS = 2000  # tasks in each of the val and train splits

@@ -70,7 +70,7 @@ async def serve(port: int, delay: float, adds: int) -> None:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = lines[0].split(" ", 2)
-                headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
+                headers = {k.strip().lower(): v.strip() for k, _, v in (text.partition(":") for text in lines[1:] if text)}
                 length = int(headers.get("content-length", "0"))
                 body = await reader.readexactly(length) if length else b""
                 started = time.perf_counter()

@@ -64,7 +64,7 @@ def run(episodes: int, concurrency: int, sandbox: str, model_url: str) -> dict:
     traces = next((folder / "runs").iterdir()) / "traces.jsonl"
     result["traces_mib"] = traces.stat().st_size / 2**20
     result["lines"] = sum(1 for _ in traces.open())
-    result["summary_line"] = next((l for l in out.stdout.splitlines() if l.startswith("model calls:")), "")
+    result["summary_line"] = next((text for text in out.stdout.splitlines() if text.startswith("model calls:")), "")
     return result
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from pyinstrument import Profiler
-
 from common import load_inputs, machine, measure, model_server, tmpdir
+from pyinstrument import Profiler
 
 
 def main() -> None:

@@ -21,7 +21,8 @@ from agentopt.spec.load import load_agent, load_rubric
 from tests.conftest import REPO, run_cli, scripted_agent
 from tests.fakes.openai_server import Reply, ScriptedLLM, call, last_user_text
 from tests.optimize.test_run_integration import dataset as capitals_dataset
-from tests.optimize.test_run_integration import quiz_model, rubric as capitals_rubric
+from tests.optimize.test_run_integration import quiz_model
+from tests.optimize.test_run_integration import rubric as capitals_rubric
 
 ANSWERS = {"capital of France": "Paris", "2 + 2": "4", "color is the sky": "blue", "Opposite of hot": "lukewarm"}
 CAPITALS = {"France": "paris", "Italy": "rome", "Spain": "madrid", "Peru": "lima", "Japan": "tokyo", "Egypt": "cairo",

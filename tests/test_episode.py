@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from agentopt.envs.session import EnvTarget, RunningEnv
-from agentopt.errors import EnvError, ValidationError
 from agentopt.episode import TaskRef, run_episode
+from agentopt.errors import EnvError, ValidationError
 from agentopt.models.client import ModelClient
 from agentopt.spec.agent import AgentSpec, LoopSettings, ModelParams, Skill, ToolOverride
 from tests.conftest import REPO
@@ -361,9 +361,8 @@ async def test_system_prompt_is_rendered_with_the_reset_context(counter_env):
 
 
 async def test_unknown_template_variable_is_a_spec_error_before_any_model_call(counter_env):
-    with ScriptedLLM(script(text("7"))) as llm:
-        with pytest.raises(ValidationError) as raised:
-            await play(make_spec(llm.url, system_prompt="Hello {{ customer_name }}"), counter_env)
+    with ScriptedLLM(script(text("7"))) as llm, pytest.raises(ValidationError) as raised:
+        await play(make_spec(llm.url, system_prompt="Hello {{ customer_name }}"), counter_env)
     message = str(raised.value)
     assert "system_prompt" in message and "customer_name" in message and "start" in message  # names what the env provides
     assert llm.requests == []

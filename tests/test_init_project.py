@@ -85,8 +85,8 @@ def test_validate_locates_project_file_mistakes(tmp_path):
     result = run_cli("validate", cwd=tmp_path / "p")
     assert result.returncode == 2
     lines = result.stderr.splitlines()
-    assert any(re.match(r"agentopt\.yaml:5:1: rubirc: unknown field 'rubirc' \(did you mean 'rubric'\?\)", l) for l in lines), lines
-    assert any(re.match(r"agentopt\.yaml:\d+:3: eval\.concurrency: ", l) for l in lines), lines
+    assert any(re.match(r"agentopt\.yaml:5:1: rubirc: unknown field 'rubirc' \(did you mean 'rubric'\?\)", text) for text in lines), lines
+    assert any(re.match(r"agentopt\.yaml:\d+:3: eval\.concurrency: ", text) for text in lines), lines
     assert "Traceback" not in result.stderr
     missing = run_cli("eval", cwd=tmp_path / "p")  # eval stops on the same lines, before any run
     assert missing.returncode == 2 and "rubirc" in missing.stderr and not (tmp_path / "p/runs").exists()
@@ -97,9 +97,9 @@ def test_validate_names_a_missing_file_where_it_is_written(tmp_path):
     result = run_cli("validate", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"agentopt.yaml:1:1: agent: file not found: agents/none.yaml",
-        f"agentopt.yaml:2:1: rubric: file not found: r.yaml",
-        f"agentopt.yaml:3:1: env: dataset file not found: nope.jsonl",
+        "agentopt.yaml:1:1: agent: file not found: agents/none.yaml",
+        "agentopt.yaml:2:1: rubric: file not found: r.yaml",
+        "agentopt.yaml:3:1: env: dataset file not found: nope.jsonl",
     ]
 
 
@@ -191,7 +191,7 @@ def test_eval_json_is_one_document_and_report_html_opens_each_episode(tmp_path, 
     assert "failed" in first and "correct" in first and "environment" in first.lower()  # the criterion's feedback
     assert "submit" in first and "Opposite of hot?" in first or "?" in first  # tool call and messages
     links = [a.get("href") for a in root.iter("a")]
-    assert [f"#{s.get('id')}" for s in sections] == [l for l in links if l.startswith("#episode-")]
+    assert [f"#{s.get('id')}" for s in sections] == [text for text in links if text.startswith("#episode-")]
     passed_at = html.index(">passed<")
     assert all(html.index(f'id="{s.get("id")}"') < passed_at or "passed" in ET.tostring(s, encoding="unicode") for s in sections)
     assert html.index("status failed") < html.index("status passed")  # failures first
@@ -222,8 +222,8 @@ def test_validate_json(tmp_path):
 
 
 def test_eval_html_and_json_never_show_url_credentials(tmp_path):
-    from tests.test_redaction import PASSWORD, USER, half_right, qa_files, with_credentials
     from tests.fakes.flaky_env import FlakyDataset
+    from tests.test_redaction import PASSWORD, USER, half_right, qa_files, with_credentials
 
     data, rubric = qa_files(tmp_path)
     with FlakyDataset(data) as env, ScriptedLLM(half_right) as llm:

@@ -38,7 +38,7 @@ def test_eval_counts_turns_cut_at_max_tokens_and_names_the_fix(tmp_path, qa_data
     run = next((tmp_path / "runs").iterdir())
     assert json.loads((run / "summary.json").read_text())["truncation"] == {"turns": 8, "truncated": 4, "episodes": 4, "max_tokens": 64}
     assert line in (run / "report.md").read_text()
-    traces = [json.loads(l)["trace"] for l in (run / "traces.jsonl").read_text().splitlines()]
+    traces = [json.loads(text)["trace"] for text in (run / "traces.jsonl").read_text().splitlines()]
     assert [t["truncated_turns"] for t in traces] == [1, 1, 1, 1]
     # The agent was told its reply was cut, not only that it was no valid action.
     assert all(any(CUT in str(m["content"]) for m in t["messages"] if m["role"] == "user") for t in traces)

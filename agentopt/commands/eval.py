@@ -6,15 +6,15 @@ import os
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from agentopt.api import prepare_eval, write_eval_outputs
+from agentopt.commands.json_output import emit, eval_document
 from agentopt.errors import InfraError
 from agentopt.evaluate import evaluate
 from agentopt.redact import redact, redact_url, redacted_errors
-from agentopt.commands.json_output import emit, eval_document
 from agentopt.store.report import fmt, headline, not_applicable_line, pass_hat_label, pct, summary_markdown
 from agentopt.store.run import REPORT
 from agentopt.truncation import truncation_line

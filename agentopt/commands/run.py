@@ -12,7 +12,18 @@ from rich.live import Live
 from rich.table import Table
 
 # What a run writes lives in agentopt.api (the CLI and the Python API share it); these names stay importable from here.
-from agentopt.api import DEFAULT_ROLLOUTS, RUN_OPTIONS, finish_run, headline, prepare_run, render_reports, resume_options, run_summary, saved_options, write_outputs  # noqa: F401
+from agentopt.api import (  # noqa: F401
+    DEFAULT_ROLLOUTS,
+    RUN_OPTIONS,
+    finish_run,
+    headline,
+    prepare_run,
+    render_reports,
+    resume_options,
+    run_summary,
+    saved_options,
+    write_outputs,
+)
 from agentopt.errors import UsageError
 from agentopt.optimize.loop import RunConfig
 from agentopt.redact import redact_url, redacted_errors

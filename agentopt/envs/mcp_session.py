@@ -30,11 +30,11 @@ class McpActions:
 
         return MCPToolClient(base_url=url, message_timeout_s=step_timeout_s)
 
-    async def tools(self, session: "EnvSession") -> list[ToolSpec]:
+    async def tools(self, session: EnvSession) -> list[ToolSpec]:
         tools = await session._guard("list_tools", session._live().list_tools(use_cache=False))
         return [ToolSpec(t.name, t.description or "", dict(t.input_schema or {})) for t in tools]
 
-    async def call_tool(self, session: "EnvSession", name: str, arguments: dict[str, Any]) -> StepOutcome:
+    async def call_tool(self, session: EnvSession, name: str, arguments: dict[str, Any]) -> StepOutcome:
         from openenv.core.env_server.mcp_types import CallToolAction
 
         step = session._live().step(CallToolAction(tool_name=name, arguments=arguments))

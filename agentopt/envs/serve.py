@@ -33,7 +33,7 @@ def is_app(obj: Any) -> bool:
         return False
     if hasattr(obj, "router") and hasattr(obj, "middleware_stack"):  # Starlette, FastAPI
         return True
-    call = getattr(type(obj), "__call__", None)
+    call = getattr(type(obj), "__call__", None)  # noqa: B004 (its signature is read, not called)
     if call is None:
         return False
     try:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import re
 import time
 from dataclasses import dataclass, field, replace
@@ -38,14 +37,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from agentopt.errors import EnvError, InfraError, Problem, UsageError, ValidationError, one_line
 from agentopt.envs.builtin import BUILTIN_ENVS
 from agentopt.envs.kind import EnvKind, probe
 from agentopt.envs.observation import PROMPT_FIELDS, reset_text  # noqa: F401 - PROMPT_FIELDS re-exported
+from agentopt.errors import EnvError, InfraError, Problem, UsageError, ValidationError, one_line
+from agentopt.names import safe_name
 from agentopt.redact import redact, redact_url
 from agentopt.sandbox import SandboxConfig
 from agentopt.servers import ServerProcess, python_module_argv
-from agentopt.names import safe_name
 
 MAX_RESTARTS = 20  # fresh servers after crashes or wedges, per evaluation; then episodes fail at once
 HEALTH_TIMEOUT_S = 5.0  # after a failed step or connect: a server that does not answer /health in this long is wedged
@@ -210,7 +209,7 @@ class RunningEnv:
         self.env_name: str | None = None  # the Task API's name for the environment; None: no Task API
         self.session_limit: int | None = None  # sessions at once, when the server publishes it
 
-    def start(self) -> "RunningEnv":
+    def start(self) -> RunningEnv:
         if self._process is not None:
             self._process.start()
             self.url = self._process.url
@@ -387,7 +386,7 @@ class RunningEnv:
             raise EnvError(one_line(f"environment {self.target.label}: listing tasks: the Task API answered something else than a task list ({exc})")) from None
         return [t if isinstance(t, dict) else {"id": str(t)} for t in tasks]
 
-    def session(self) -> "EnvSession":
+    def session(self) -> EnvSession:
         return EnvSession(self)
 
     async def kind(self) -> EnvKind | None:
@@ -439,7 +438,7 @@ class EnvSession:
         self._deadline = 0.0
         self._generation = env.generation  # the launch of the server this session talks to
 
-    async def __aenter__(self) -> "EnvSession":
+    async def __aenter__(self) -> EnvSession:
         await self.env.ensure_running()  # a fresh server if the last one died
         self._generation = self.env.generation
         self._deadline = time.monotonic() + self.env.episode_timeout_s

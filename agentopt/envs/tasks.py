@@ -69,7 +69,7 @@ def load_tasks_file(path: str | Path) -> TasksFile:
     seen: set[tuple[str, str]] = set()
     problems: list[Problem] = []
     for number, entry in entries:
-        def bad(field: str, message: str) -> None:
+        def bad(field: str, message: str, number: int = number) -> None:
             problems.append(Problem(name, number, 0, field, message))
 
         if not isinstance(entry, dict):
@@ -194,7 +194,7 @@ class _ResetArgsSession:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def __aenter__(self) -> "_ResetArgsSession":
+    async def __aenter__(self) -> _ResetArgsSession:
         await self._inner.__aenter__()
         return self
 

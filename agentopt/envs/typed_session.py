@@ -59,7 +59,7 @@ class TypedActions:
 
         return GenericEnvClient(base_url=url, message_timeout_s=step_timeout_s)
 
-    async def tools(self, session: "EnvSession") -> list[ToolSpec]:
+    async def tools(self, session: EnvSession) -> list[ToolSpec]:
         return [self.tool]
 
     def _problem(self, name: str, arguments: dict[str, Any]) -> str | None:
@@ -73,7 +73,7 @@ class TypedActions:
         where = ".".join(str(p) for p in error.path)
         return f"invalid arguments for {name}: {where + ': ' if where else ''}{error.message}"[:500]
 
-    async def call_tool(self, session: "EnvSession", name: str, arguments: dict[str, Any]) -> StepOutcome:
+    async def call_tool(self, session: EnvSession, name: str, arguments: dict[str, Any]) -> StepOutcome:
         problem = self._problem(name, arguments)
         if problem is None:
             result = await session._guard(f"action {name!r}", _step(session._live(), arguments))

@@ -14,9 +14,10 @@ same {task: mean} from Episodes directly.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import fmean
-from typing import Any, Iterable
+from typing import Any
 
 from agentopt.scoring.repeats import mean_over_repeats, task_key
 from agentopt.scoring.result import EpisodeScore

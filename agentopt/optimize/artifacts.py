@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from agentopt.names import safe_name
 from agentopt.spec.agent import AgentSpec, Skill
 from agentopt.spec.load import agent_to_yaml, load_agent
-from agentopt.names import safe_name
 
 
 def skill_markdown(skill: Skill) -> str:

@@ -164,7 +164,7 @@ class Plan:
         return max(0, self.search) // max(1, self.minibatch)
 
     @classmethod
-    def make(cls, max_rollouts: int | None, train: int, val: int, test: int, minibatch: int) -> "Plan":
+    def make(cls, max_rollouts: int | None, train: int, val: int, test: int, minibatch: int) -> Plan:
         batch = min(minibatch, train)
         baseline_train = train
         if max_rollouts is not None:
@@ -206,7 +206,7 @@ class Plan:
         )
 
     @classmethod
-    def from_dict(cls, data: dict[str, int | None]) -> "Plan":
+    def from_dict(cls, data: dict[str, int | None]) -> Plan:
         return cls(*(data.get(k) for k in ("max_rollouts", "train", "val", "test", "minibatch", "baseline_train")))
 
     def to_dict(self) -> dict[str, int | None]:

@@ -14,7 +14,8 @@ diff.md repeats it for the winner's lineage (`lineage_section`).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from agentopt.evaluate import Episode
 from agentopt.spec.agent import Example

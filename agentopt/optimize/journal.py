@@ -20,10 +20,10 @@ import hashlib
 from typing import Any
 
 from agentopt.evaluate import Episode
-from agentopt.spec.agent import AgentSpec
 from agentopt.optimize.artifacts import portable
-from agentopt.spec.load import agent_to_yaml
 from agentopt.scoring.result import EpisodeScore
+from agentopt.spec.agent import AgentSpec
+from agentopt.spec.load import agent_to_yaml
 from agentopt.store.run import RunFolder, read_jsonl
 from agentopt.trace import Trace
 

@@ -27,20 +27,20 @@ from typing import Any, Protocol
 
 from agentopt.envs.overlap import held_out_overlap, overlap_warning
 from agentopt.envs.session import EnvTarget
+from agentopt.episode import TaskRef
 from agentopt.errors import AgentoptError, InfraError, UsageError
-from agentopt.evaluate import EvalConfig, Episode, Evaluator
+from agentopt.evaluate import Episode, EvalConfig, Evaluator
+from agentopt.models.types import ChatModel
 from agentopt.optimize.accept import decide
+from agentopt.optimize.account import nothing_to_learn
 from agentopt.optimize.artifacts import load_candidate_spec, save_spec
 from agentopt.optimize.budget import Budget, BudgetTracker, Plan
 from agentopt.optimize.frontier import select_parent
 from agentopt.optimize.journal import Journal, spec_hash
 from agentopt.optimize.operators import all_operators, needs_mutator
 from agentopt.optimize.operators.sample import player
-from agentopt.optimize.account import nothing_to_learn
 from agentopt.optimize.study import DUPLICATE, NOTHING_PROPOSED, OperatorStudy
 from agentopt.optimize.types import BASELINE, Candidate, Operator, ProposalContext
-from agentopt.models.types import ChatModel
-from agentopt.episode import TaskRef
 from agentopt.scoring.aggregate import summarize
 from agentopt.scoring.result import SplitSummary
 from agentopt.spec.agent import LOCAL_MODEL, AgentSpec
@@ -76,7 +76,7 @@ class RunConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         data = dict(data)
         cache = data["eval"].get("cache_path")
         data["eval"] = EvalConfig(**{**data["eval"], "cache_path": Path(cache) if cache else None})

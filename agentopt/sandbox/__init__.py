@@ -77,7 +77,7 @@ class SandboxConfig:
         return self.mode != "none"
 
     @classmethod
-    def from_env(cls, mode: str = "local", image: str | None = None) -> "SandboxConfig":
+    def from_env(cls, mode: str = "local", image: str | None = None) -> SandboxConfig:
         """The defaults, overridden by AGENTOPT_SANDBOX_{MEMORY_MB,CPU_S,NPROC,FSIZE_MB,DISK_MB,MOUNT}; the
         docker image is `image` (--sandbox-image), else AGENTOPT_SANDBOX_IMAGE, else the default."""
         if mode not in MODES:

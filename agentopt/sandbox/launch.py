@@ -132,7 +132,8 @@ def drop_privileges() -> None:
     """No capability after exec (even for root), and no way to regain any (setuid binaries)."""
     libc = _libc()
     try:
-        last = int(open("/proc/sys/kernel/cap_last_cap").read())
+        with open("/proc/sys/kernel/cap_last_cap") as file:
+            last = int(file.read())
     except (OSError, ValueError):
         last = 40
     for cap in range(last + 1):

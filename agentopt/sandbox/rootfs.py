@@ -47,7 +47,7 @@ def _resolve(path: str, links: dict[str, str]) -> str:
     path = os.path.abspath(path)
     parts = path.strip("/").split("/")
     current = "/"
-    for i, part in enumerate(parts):
+    for part in parts:
         candidate = os.path.join(current, part)
         hops = 0
         while os.path.islink(candidate) and hops < 40:
@@ -74,7 +74,8 @@ def _editable_packages(site_dirs: list[str]) -> list[str]:
         for name in names:
             if name.startswith("__editable__") and name.endswith("_finder.py"):
                 try:
-                    source = open(os.path.join(site, name), encoding="utf-8").read()
+                    with open(os.path.join(site, name), encoding="utf-8") as file:
+                        source = file.read()
                     match = re.search(r"^MAPPING\s*(?::[^=]*)?=\s*(\{.*?\})\s*$", source, re.M | re.S)
                     found += list(ast.literal_eval(match.group(1)).values()) if match else []
                 except (OSError, ValueError, SyntaxError):
@@ -104,9 +105,7 @@ def importables(folder: str) -> list[str]:
     found = []
     for name in names:
         path = os.path.join(folder, name)
-        if name.endswith((".py", ".so")) and os.path.isfile(path):
-            found.append(path)
-        elif name.isidentifier() and os.path.isfile(os.path.join(path, "__init__.py")):
+        if name.endswith((".py", ".so")) and os.path.isfile(path) or name.isidentifier() and os.path.isfile(os.path.join(path, "__init__.py")):
             found.append(path)
     return found
 

@@ -32,7 +32,7 @@ class CheckResult:
     details: dict[str, Any] = field(default_factory=dict)  # e.g. the judge's reasoning
 
     @classmethod
-    def not_applicable(cls, feedback: str, **details: Any) -> "CheckResult":
+    def not_applicable(cls, feedback: str, **details: Any) -> CheckResult:
         """The check has nothing to score in this episode (e.g. the environment gave no reward).
         The criterion is left out of the episode's weighted mean, never counted as a 0."""
         return cls(None, feedback, details)

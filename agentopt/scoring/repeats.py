@@ -9,9 +9,10 @@ over per-task means, never over episodes, which would overstate the certainty.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from math import comb
 from statistics import fmean
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 

@@ -27,7 +27,7 @@ class CriterionScore:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CriterionScore":
+    def from_dict(cls, data: dict[str, Any]) -> CriterionScore:
         return cls(**data)
 
 
@@ -55,7 +55,7 @@ class EpisodeScore:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EpisodeScore":
+    def from_dict(cls, data: dict[str, Any]) -> EpisodeScore:
         data = dict(data)
         data["gate_failed"] = list(data.get("gate_failed", []))
         data["criteria"] = tuple(CriterionScore.from_dict(c) for c in data.get("criteria", []))
@@ -105,7 +105,7 @@ class SplitSummary:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SplitSummary":
+    def from_dict(cls, data: dict[str, Any]) -> SplitSummary:
         data = dict(data)
         data["criteria"] = tuple(CriterionSummary(**c) for c in data.get("criteria", []))
         data["per_task"] = tuple(TaskSummary(**t) for t in data.get("per_task", []))

@@ -77,9 +77,14 @@ def _multiply(left: Any, right: Any) -> Any:
 
 
 def _power(left: Any, right: Any) -> Any:
-    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
-        if right * abs(left).bit_length() > MAX_POWER_BITS:
-            raise TemplateLimitError(f"template computes {left} ** {right}, a number too large")
+    if (
+        isinstance(left, int)
+        and isinstance(right, int)
+        and right > 0
+        and abs(left) > 1
+        and right * abs(left).bit_length() > MAX_POWER_BITS
+    ):
+        raise TemplateLimitError(f"template computes {left} ** {right}, a number too large")
     return left**right
 
 

@@ -23,7 +23,15 @@ from agentopt.scoring import base
 from agentopt.spec import schema as schemas
 from agentopt.spec import yaml_source
 from agentopt.spec.agent import (
-    LOCAL_MODEL, AgentSpec, Example, LoopSettings, ModelParams, OptimizeSpec, SearchSpace, Skill, ToolOverride,
+    LOCAL_MODEL,
+    AgentSpec,
+    Example,
+    LoopSettings,
+    ModelParams,
+    OptimizeSpec,
+    SearchSpace,
+    Skill,
+    ToolOverride,
 )
 from agentopt.spec.rubric import Criterion, Rubric
 from agentopt.spec.yaml_source import Source

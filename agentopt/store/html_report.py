@@ -189,7 +189,7 @@ def markdown_to_html(text: str) -> Markup:
     paragraphs, inline `code`, **bold** and _emphasis_; a leading YAML front matter stays verbatim."""
     out: list[str] = []
     lines, i, para, listing = text.splitlines(), 0, [], ""
-    if lines and lines[0].strip() == "---" and "---" in (l.strip() for l in lines[1:]):
+    if lines and lines[0].strip() == "---" and "---" in (text.strip() for text in lines[1:]):
         end = next(n for n in range(1, len(lines)) if lines[n].strip() == "---")
         out.append("<pre><code>" + escape("\n".join(lines[: end + 1]), quote=False) + "</code></pre>")
         i = end + 1

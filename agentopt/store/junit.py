@@ -5,8 +5,9 @@ neither a failure nor an error; a criterion that did not apply is never listed a
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 
 def write_junit(path: Path, suite_name: str, episodes: Iterable[dict[str, Any]]) -> Path:

@@ -7,9 +7,9 @@ The output is also well-formed XML, so it can be embedded in an XHTML-compatible
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Sequence
 
 WIDTH, HEIGHT = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 60, 16, 36, 46  # margins around the plot area; TOP holds the legend

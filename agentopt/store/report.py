@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from agentopt.redact import redact_url  # also when re-rendering a run written before URLs were redacted
 from agentopt.truncation import truncation_line

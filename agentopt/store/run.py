@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from agentopt.errors import InfraError, UsageError
 from agentopt.names import safe_name
@@ -44,8 +45,8 @@ class RunFolder:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, root: Path, kind: str, name: str) -> "RunFolder":
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    def create(cls, root: Path, kind: str, name: str) -> RunFolder:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         base = Path(root) / f"{stamp}-{kind}-{safe_name(name, 'run')}"
         path, n = base, 1
         while path.exists():

@@ -82,7 +82,7 @@ def _recv_until_closed(client: socket.socket, limit_s: float) -> tuple[bytes, fl
             got += chunk
     except ConnectionResetError:
         return got, time.monotonic() - started, "reset"
-    except socket.timeout:
+    except TimeoutError:
         return got, time.monotonic() - started, "timeout"
 
 

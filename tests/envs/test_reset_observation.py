@@ -114,7 +114,7 @@ def test_observation_template_naming_a_missing_field_is_one_line_exit_2(tmp_path
         result = run_cli(*eval_args(agent, tmp_path, quiz_url, episodes=1), cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    (line,) = [l for l in result.stderr.splitlines() if "observation_template" in l]
+    (line,) = [text for text in result.stderr.splitlines() if "observation_template" in text]
     assert "loop.observation_template: cannot render the reset observation: 'question' is undefined" in line
     assert "(the observation has: done, metadata, reward)" in line
     assert llm.requests == []

@@ -22,13 +22,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agentopt.errors import InfraError
 from agentopt.sandbox import SandboxConfig
 from agentopt.sandbox.environ import sandbox_environ
 from agentopt.sandbox.relay import UnixRelay
 from agentopt.servers import ServerProcess
 from tests.conftest import REPO, run_cli, write
-from tests.fakes.openai_server import ScriptedLLM, call, last_user_text
+from tests.fakes.openai_server import ScriptedLLM, call
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the local sandbox needs Linux namespaces")
 

@@ -114,7 +114,7 @@ def launch_confined(tmp_path: Path, user: pwd.struct_passwd | None):
                "--fsize-mb", "16", "--root-plan", json.dumps(plan), "--", *argv, "--uds", sock_path]
     if user is not None:
         command = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--", *command]
-    log = open(tmp_path / "probe.log", "wb")
+    log = open(tmp_path / "probe.log", "wb")  # noqa: SIM115 (the server writes it until the test ends)
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=str(private / "work"),
                             env={"PATH": "/usr/bin:/bin", "HOME": str(private / "work"), "TMPDIR": str(private / "work")},
                             start_new_session=True)

@@ -39,7 +39,7 @@ class FlakyDataset:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "FlakyDataset":
+    def __enter__(self) -> FlakyDataset:
         self._server.start(self.app)
         return self
 

@@ -18,7 +18,7 @@ import argparse
 import json
 import random
 import threading
-from typing import Any, Optional
+from typing import Any
 from uuid import uuid4
 
 from openenv.core.env_server.http_server import create_app
@@ -28,7 +28,7 @@ from openenv.core.env_server.mcp_types import CallToolAction, CallToolObservatio
 from openenv.core.env_server.types import Action, Observation, State
 from pydantic import Field
 
-LOG_PATH: Optional[str] = None
+LOG_PATH: str | None = None
 _LOG_LOCK = threading.Lock()
 
 
@@ -58,9 +58,9 @@ class ArithmeticEnvironment(Environment):
         super().__init__()
         self._state = State(episode_id=str(uuid4()), step_count=0)
         self._a = self._b = 0
-        self._seed: Optional[int] = None
+        self._seed: int | None = None
 
-    def reset(self, seed: Optional[int] = None, episode_id: Optional[str] = None, **kwargs: Any) -> ArithmeticObservation:
+    def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> ArithmeticObservation:
         rng = random.Random(seed)
         self._a, self._b = rng.randint(1000, 9999), rng.randint(1000, 9999)
         self._seed = seed
@@ -69,7 +69,7 @@ class ArithmeticEnvironment(Environment):
         record({"event": "reset", "seed": seed, "kwargs": sorted(kwargs), "question": question, "sum": self._a + self._b})
         return ArithmeticObservation(question=question, done=False, reward=None)
 
-    def step(self, action: ArithmeticAction, timeout_s: Optional[float] = None, **kwargs: Any) -> ArithmeticObservation:  # type: ignore[override]
+    def step(self, action: ArithmeticAction, timeout_s: float | None = None, **kwargs: Any) -> ArithmeticObservation:  # type: ignore[override]
         self._state.step_count += 1
         right = action.answer == self._a + self._b
         record({"event": "step", "seed": self._seed, "answer": action.answer, "right": right})
@@ -96,7 +96,7 @@ class ArithmeticMCPEnvironment(MCPEnvironment):
 
         mcp = FastMCP("arithmetic")
         self._task = ArithmeticEnvironment()
-        self._reward: Optional[float] = None
+        self._reward: float | None = None
 
         @mcp.tool
         def submit(answer: int) -> str:
@@ -107,7 +107,7 @@ class ArithmeticMCPEnvironment(MCPEnvironment):
 
         super().__init__(mcp)
 
-    def reset(self, seed: Optional[int] = None, episode_id: Optional[str] = None, **kwargs: Any) -> ArithmeticObservation:
+    def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> ArithmeticObservation:
         self._reward = None
         return self._task.reset(seed=seed, episode_id=episode_id, **kwargs)
 
@@ -116,13 +116,13 @@ class ArithmeticMCPEnvironment(MCPEnvironment):
             observation.reward, observation.done = self._reward, True
         return observation
 
-    def step(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+    def step(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
         return self._finish(super().step(action, timeout_s=timeout_s, **kwargs))
 
-    async def step_async(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+    async def step_async(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
         return self._finish(await super().step_async(action, timeout_s=timeout_s, **kwargs))
 
-    def _step_impl(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+    def _step_impl(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
         raise ValueError(f"unknown action {type(action).__name__}: use the submit tool")
 
     @property

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 from uuid import uuid4
 
 from fastmcp import FastMCP
@@ -54,7 +54,7 @@ class GridEnvironment(Environment):
         self._pos = [0, 0]
         self._goal = [0, 2]
 
-    def reset(self, seed: Optional[int] = None, episode_id: Optional[str] = None, **kwargs: Any) -> GridObservation:
+    def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> GridObservation:
         self._goal = list(GOALS[(seed or 0) % len(GOALS)])
         self._pos = [0, 0]
         self._state = State(episode_id=episode_id or str(uuid4()), step_count=0)
@@ -63,7 +63,7 @@ class GridEnvironment(Environment):
             position=list(self._pos), goal=list(self._goal),
         )
 
-    def step(self, action: GridAction, timeout_s: Optional[float] = None, **kwargs: Any) -> GridObservation:  # type: ignore[override]
+    def step(self, action: GridAction, timeout_s: float | None = None, **kwargs: Any) -> GridObservation:  # type: ignore[override]
         if action.direction == "left" and self._pos[1] == 0:
             raise ValueError("cannot go left from column 0: the grid has no column -1")  # OpenEnv answers EXECUTION_ERROR
         self._state.step_count += 1
@@ -110,7 +110,7 @@ class QuizEnvironment(MCPEnvironment):
         super().__init__(mcp)
         self._state = State(episode_id=str(uuid4()), step_count=0)
 
-    def reset(self, seed: Optional[int] = None, episode_id: Optional[str] = None, **kwargs: Any) -> Observation:
+    def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> Observation:
         question, self._expected = QUESTIONS[(seed or 0) % len(QUESTIONS)]
         self._reward = None
         self._state = State(episode_id=episode_id or str(uuid4()), step_count=0)
@@ -121,13 +121,13 @@ class QuizEnvironment(MCPEnvironment):
             observation.done, observation.reward = True, self._reward
         return observation
 
-    def step(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+    def step(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
         return self._finish(super().step(action, timeout_s=timeout_s, **kwargs))
 
-    async def step_async(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+    async def step_async(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
         return self._finish(await super().step_async(action, timeout_s=timeout_s, **kwargs))
 
-    def _step_impl(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+    def _step_impl(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
         return Observation(metadata={"error": "call the answer tool"})
 
     @property

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 from fastmcp import FastMCP
 from openenv.core.env_server.http_server import create_app
@@ -71,7 +71,7 @@ class PlainEnv:
                     owner.active -= 1
                 super().close()
 
-            def reset(self, seed: Optional[int] = None, episode_id: Optional[str] = None, **kwargs: Any) -> QuestionObservation:
+            def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> QuestionObservation:
                 with owner._lock:
                     owner.resets.append({"seed": seed, **kwargs})
                 self._reward = None
@@ -89,13 +89,13 @@ class PlainEnv:
                     observation.done, observation.reward = True, self._reward
                 return observation
 
-            def step(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+            def step(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
                 return self._finish(super().step(action, timeout_s=timeout_s, **kwargs))
 
-            async def step_async(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+            async def step_async(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
                 return self._finish(await super().step_async(action, timeout_s=timeout_s, **kwargs))
 
-            def _step_impl(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+            def _step_impl(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
                 return Observation(done=False, reward=None, metadata={"error": "call a tool"})
 
             @property
@@ -114,7 +114,7 @@ class PlainEnv:
     def seeds(self) -> list[int]:
         return [r["seed"] for r in self.resets]
 
-    def __enter__(self) -> "PlainEnv":
+    def __enter__(self) -> PlainEnv:
         self._server.start(self.app)
         return self
 

@@ -15,7 +15,7 @@ Both publish OpenEnv's Task API (`list_tasks`): split val has `TASKS` tasks.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 from fastmcp import FastMCP
 from openenv.core.env_server.http_server import create_app
@@ -70,7 +70,7 @@ class RewardEnv:
             def list_tasks(self, split: str) -> list[dict[str, Any]]:
                 return [{"id": f"{owner.kind}-{i}"} for i in range(TASKS)] if split == "val" else []
 
-            def reset(self, seed: Optional[int] = None, episode_id: Optional[str] = None, **kwargs: Any) -> PromptObservation:
+            def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> PromptObservation:
                 self._position, self._moved, self._answered = 0, False, False
                 self._seed = seed
                 owner.seeds.append(seed)
@@ -92,13 +92,13 @@ class RewardEnv:
                     observation.reward = 0.0 if self._seed is None or self._seed % 4 == 0 else 1.0
                 return observation
 
-            def step(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+            def step(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
                 return self._finish(super().step(action, timeout_s=timeout_s, **kwargs))
 
-            async def step_async(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+            async def step_async(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
                 return self._finish(await super().step_async(action, timeout_s=timeout_s, **kwargs))
 
-            def _step_impl(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+            def _step_impl(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
                 return Observation(done=False, reward=None, metadata={"error": "call a tool"})
 
             @property
@@ -112,7 +112,7 @@ class RewardEnv:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.port}"
 
-    def __enter__(self) -> "RewardEnv":
+    def __enter__(self) -> RewardEnv:
         self._server.start(self.app)
         return self
 

@@ -22,5 +22,5 @@ def test_a_run_whose_baseline_scores_no_val_episode_stops_in_one_line(tmp_path):
                          cwd=tmp_path, timeout=600)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    (line,) = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+    (line,) = [text for text in result.stderr.splitlines() if text.startswith("error:")]
     assert "none of the baseline's 3 val episodes could be scored" in line and "400" in line, line

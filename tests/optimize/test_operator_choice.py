@@ -19,7 +19,7 @@ from agentopt.store.run import RunFolder
 RUBRIC = Rubric("r", (Criterion("c", "d", 1, "contains", {"value": "x"}),))
 
 
-def optimizer(tmp_path, spec: AgentSpec = AgentSpec(name="a"), **config) -> Optimizer:
+def optimizer(tmp_path, spec: AgentSpec = AgentSpec(name="a"), **config) -> Optimizer:  # noqa: B008 (frozen)
     run = RunFolder.create(tmp_path / "runs", "run", "a")
     return Optimizer(spec, RUBRIC, parse_env("support"), run, replace(RunConfig(), **config))
 

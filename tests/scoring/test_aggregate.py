@@ -97,7 +97,7 @@ def test_bootstrap_interval_contains_the_mean_and_is_deterministic():
     scores = [episode(s) for s in (0.1, 0.9, 0.4, 0.75, 0.3, 1.0, 0.0, 0.6, 0.55, 0.2)]
     first = summarize(scores, rubric(CATEGORY))
     assert first.ci_low < first.mean < first.ci_high
-    assert 0.0 <= first.ci_low and first.ci_high <= 1.0
+    assert first.ci_low >= 0.0 and first.ci_high <= 1.0
     assert summarize(scores, rubric(CATEGORY)) == first
     assert summarize(scores, rubric(CATEGORY), seed=1) != first
 

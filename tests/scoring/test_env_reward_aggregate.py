@@ -34,9 +34,9 @@ def test_step_rewards_fall_back_to_the_last_reward_alone():
 
 import pytest  # noqa: E402
 
+from agentopt.errors import ValidationError  # noqa: E402
 from agentopt.scoring.base import CheckContext, get_check  # noqa: E402
 from agentopt.spec.load import load_rubric  # noqa: E402
-from agentopt.errors import ValidationError  # noqa: E402
 
 PENALISED = (-0.1, -0.1, None, -0.1, 1.0)  # a step penalty, a step without reward, then the goal
 

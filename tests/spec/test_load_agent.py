@@ -6,12 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from . import write
 from agentopt.errors import ValidationError
 from agentopt.spec.agent import (
-    AgentSpec, Example, LoopSettings, ModelParams, OptimizeSpec, SearchSpace, Skill, ToolOverride,
+    AgentSpec,
+    Example,
+    LoopSettings,
+    ModelParams,
+    OptimizeSpec,
+    SearchSpace,
+    Skill,
+    ToolOverride,
 )
 from agentopt.spec.load import agent_to_yaml, load_agent, validate_file, validate_files
+
+from . import write
 
 SPEC = "agents/x.yaml"
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from . import write
 from agentopt.errors import ValidationError
 from agentopt.spec.load import load_rubric, validate_file
 from agentopt.spec.rubric import Criterion, Rubric
+
+from . import write
 
 RUBRIC = "rubrics/r.yaml"
 

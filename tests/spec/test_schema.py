@@ -25,8 +25,7 @@ def accepts(schema: dict[str, Any], text: str) -> bool:
 def properties(schema: Any):
     """Every (name, subschema) listed under a `properties` anywhere in the schema."""
     if isinstance(schema, dict):
-        for name, sub in schema.get("properties", {}).items():
-            yield name, sub
+        yield from schema.get("properties", {}).items()
         for value in schema.values():
             yield from properties(value)
     elif isinstance(schema, list):

@@ -3,8 +3,6 @@ before any environment starts: the embedded model never makes a native tool call
 
 from __future__ import annotations
 
-import json
-
 from tests.conftest import run_cli, write
 
 SPEC = """\

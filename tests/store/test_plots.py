@@ -52,7 +52,7 @@ def test_step_chart_places_points_steps_and_holds_to_the_end():
     circles = [(float(c.get("cx")), float(c.get("cy")), c.get("fill-opacity")) for c in root.iter(NS + "circle")]
     assert (60.0, 145.0, None) in circles and (342.0, 90.5, None) in circles
     assert (201.0, 199.5, "0.45") in circles  # the rejected dot is faint
-    dashed = [l for l in root.iter(NS + "line") if l.get("stroke-dasharray") and l.get("x1") == str(LEFT)]
+    dashed = [el for el in root.iter(NS + "line") if el.get("stroke-dasharray") and el.get("x1") == str(LEFT)]
     assert dashed and dashed[0].get("y1") == "145.0"
     texts = "".join(root.itertext())
     assert "rollouts" in texts and "val score" in texts and "baseline" in texts

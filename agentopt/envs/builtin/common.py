@@ -11,7 +11,7 @@ OpenEnv pitfalls handled here once:
 from __future__ import annotations
 
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 from openenv.core.env_server.mcp_environment import MCPEnvironment
 from openenv.core.env_server.mcp_types import CallToolAction
@@ -30,8 +30,8 @@ class TaskObservation(Observation):
 
 
 class TaskState(State):
-    task_id: Optional[str] = None
-    split: Optional[str] = None
+    task_id: str | None = None
+    split: str | None = None
     finished: bool = False
 
 
@@ -77,8 +77,8 @@ class TaskEnvironment(MCPEnvironment):
     # --- episode ---
     def reset(
         self,
-        seed: Optional[int] = None,
-        episode_id: Optional[str] = None,
+        seed: int | None = None,
+        episode_id: str | None = None,
         split: str = "train",
         index: int = 0,
         **kwargs: Any,
@@ -118,13 +118,13 @@ class TaskEnvironment(MCPEnvironment):
                 observation.reward = self._reward
         return observation
 
-    def step(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+    def step(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
         return self._finish_step(action, super().step(action, timeout_s=timeout_s, **kwargs))
 
-    async def step_async(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+    async def step_async(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
         return self._finish_step(action, await super().step_async(action, timeout_s=timeout_s, **kwargs))
 
-    def _step_impl(self, action: Action, timeout_s: Optional[float] = None, **kwargs: Any) -> Observation:
+    def _step_impl(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
         return Observation(
             done=False,
             reward=None,

@@ -12,8 +12,9 @@ other frontier candidates (`ctx.others`). A skill found nowhere stays off.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 

@@ -151,12 +151,12 @@ class _Placeholder(str):
     """A variable's stand-in that also has every attribute and item (`metadata.question`,
     `task["id"]`): the environment's values are not known here, only their names."""
 
-    def __getattr__(self, name: str) -> "_Placeholder":
+    def __getattr__(self, name: str) -> _Placeholder:
         if name.startswith("_"):
             raise AttributeError(name)
         return _Placeholder(f"{str(self)[:-1]}.{name}>")
 
-    def __getitem__(self, key: object) -> "_Placeholder":  # type: ignore[override]
+    def __getitem__(self, key: object) -> _Placeholder:  # type: ignore[override]
         return _Placeholder(f"{str(self)[:-1]}[{key!r}]>")
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import random
 import string
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from agentopt.envs.builtin.support.world import (
     DATA_DIR,

@@ -9,7 +9,7 @@ the reply's missing phrases are reported in the final step's metadata and in `st
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from fastmcp import FastMCP
 
@@ -47,7 +47,7 @@ class SupportEnvironment(TaskEnvironment):
     def __init__(self, tasks: dict[str, list[dict[str, Any]]], database: Database, policy: str):
         self._database = database  # shared and never modified: each episode works on a copy
         self._policy = policy
-        self._world: Optional[World] = None
+        self._world: World | None = None
         mcp = FastMCP("support")
 
         @mcp.tool

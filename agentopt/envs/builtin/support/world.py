@@ -81,7 +81,7 @@ class World:
     reply: str | None = None
 
     @classmethod
-    def fresh(cls, initial: Database, customer_email: str) -> "World":
+    def fresh(cls, initial: Database, customer_email: str) -> World:
         return cls(db=copy.deepcopy(initial), customer_email=customer_email.strip().lower())
 
     @property
