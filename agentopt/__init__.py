@@ -7,41 +7,26 @@ trace is scored (`agentopt.scoring`), and the run folder keeps everything
 are what a notebook calls: they write the same run folder as `agentopt eval` and `agentopt run`.
 """
 
-import sys
-import types
-from typing import Any
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "evaluate", "optimize"]
 
-
-def evaluate(*args: Any, **kwargs: Any) -> Any:
-    """Evaluate an agent and write its run folder: see `agentopt.api.evaluate`."""
-    from agentopt.api import evaluate as run
-
-    return run(*args, **kwargs)
+if TYPE_CHECKING:
+    from agentopt.api import evaluate, optimize
 
 
-def optimize(*args: Any, **kwargs: Any) -> Any:
-    """Optimize an agent and write its run folder with best/: see `agentopt.api.optimize`."""
-    from agentopt.api import optimize as run
-
-    return run(*args, **kwargs)
-
-
-
-
-class _Package(types.ModuleType):
-    """`agentopt.evaluate` and `agentopt.optimize` are also submodules. Importing a submodule sets
-    it as an attribute of its package, which would replace the functions above once the CLI or
-    the API imports them; the functions are kept (the submodules stay in sys.modules, so
-    `from agentopt.evaluate import ...` is unchanged). The API is imported on first call,
-    so `import agentopt` (and the CLI's start) stays fast."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("evaluate", "optimize") and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
+def __getattr__(name: str) -> Any:
+    """`evaluate` and `optimize` are `agentopt.api`'s, imported on first use (PEP 562) so that
+    `import agentopt` and the CLI's start stay light. No submodule has either name (the modules
+    are `agentopt.evaluation` and `agentopt.optimizer`), so nothing can shadow them."""
+    if name in ("evaluate", "optimize"):
+        return getattr(import_module("agentopt.api"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-sys.modules[__name__].__class__ = _Package
+def __dir__() -> list[str]:
+    return sorted([*globals(), "evaluate", "optimize"])

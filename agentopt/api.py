@@ -10,7 +10,7 @@ keep only argument handling, terminal output and exit codes.
 `model=` takes any object with `async def chat(request: ChatRequest) -> ChatResponse`
 (`agentopt.models.types.ChatModel`); it then answers every model call (the agent's, the
 judge's and the mutator's) instead of agentopt's own client, and no response cache is used.
-`operators=` (optimize) takes operator objects (`agentopt.optimize.types.Operator`) and/or
+`operators=` (optimize) takes operator objects (`agentopt.optimizer.types.Operator`) and/or
 names of built-in ones: the run uses exactly those; an object named like a built-in
 replaces it.
 """
@@ -30,7 +30,7 @@ from typing import Any
 from agentopt.envs.session import EnvTarget, parse_env
 from agentopt.envs.tasks import load_tasks_file
 from agentopt.errors import UsageError
-from agentopt.evaluate import EvalConfig, EvalResult, default_cache_path, evaluate_async, summary_dict
+from agentopt.evaluation import EvalConfig, EvalResult, default_cache_path, evaluate_async, summary_dict
 from agentopt.gate import check_gate
 from agentopt.models.types import ChatModel
 from agentopt.redact import redact_url
@@ -60,7 +60,7 @@ def snapshot_inputs(run: RunFolder, agent: AgentSpec | str | Path, rubric: Rubri
     """inputs/agent.yaml and inputs/rubric.yaml: the files as given, or a loaded spec written out
     (a loaded rubric is copied from the file it came from, when it came from one)."""
     if isinstance(agent, AgentSpec):
-        from agentopt.optimize.artifacts import save_spec
+        from agentopt.optimizer.artifacts import save_spec
 
         save_spec(spec, run.path / "inputs")
     else:
@@ -162,7 +162,7 @@ def evaluate(
 
 # --- optimize: what a run writes ---
 def run_summary(result: Any, spec_file: Path, rubric: Rubric, env_label: str, config: Any, wall_s: float, usage: Any) -> dict[str, Any]:
-    from agentopt.optimize.account import is_account
+    from agentopt.optimizer.account import is_account
 
     def split(summary: Any) -> dict[str, Any] | None:
         return None if summary is None else asdict(summary)
@@ -196,9 +196,9 @@ def headline(summary: dict[str, Any]) -> str:
 
 def write_outputs(run: RunFolder, summary: dict[str, Any], result: Any) -> None:
     """best/ (agent.yaml, skills, best_skill.md, diff.md), summary.json and the reports."""
-    from agentopt.optimize.artifacts import best_skill, save_spec, spec_diff
-    from agentopt.optimize.demos import lineage_section
-    from agentopt.optimize.journal import CANDIDATES
+    from agentopt.optimizer.artifacts import best_skill, save_spec, spec_diff
+    from agentopt.optimizer.demos import lineage_section
+    from agentopt.optimizer.journal import CANDIDATES
 
     best = run.path / "best"
     save_spec(result.winner.spec, best)
@@ -212,7 +212,7 @@ def write_outputs(run: RunFolder, summary: dict[str, Any], result: Any) -> None:
 
 def render_reports(run: RunFolder) -> Path:
     """(Re)write report.md and report.html from the run folder's files."""
-    from agentopt.optimize.journal import CANDIDATES
+    from agentopt.optimizer.journal import CANDIDATES
     from agentopt.store.html_report import render_html_report, render_run_markdown
 
     summary = json.loads((run.path / SUMMARY).read_text(encoding="utf-8"))
@@ -235,7 +235,7 @@ def new_run_folder(
     held: ExitStack, runs_dir: str | Path, spec: AgentSpec, agent: AgentSpec | str | Path, rubric: Rubric | str | Path, env: str, config: Any,
 ) -> RunFolder:
     """runs_dir/<time>-run-<name>/, locked for the rest of `held`, with the inputs, c0 and run_options.json."""
-    from agentopt.optimize.artifacts import save_spec
+    from agentopt.optimizer.artifacts import save_spec
 
     run = RunFolder.create(Path(runs_dir), "run", spec.name)
     held.enter_context(run.locked())
@@ -269,7 +269,7 @@ def resolve_operators(operators: Iterable[Any] | None) -> tuple[tuple[str, ...],
             names.append(op.name)
             objects[op.name] = op
         else:
-            raise UsageError(f"operators: {op!r} is neither an operator name nor an object with `name` and `propose` (agentopt.optimize.types.Operator)")
+            raise UsageError(f"operators: {op!r} is neither an operator name nor an object with `name` and `propose` (agentopt.optimizer.types.Operator)")
     if not names:
         raise UsageError("operators: give at least one (None: every built-in operator)")
     return tuple(dict.fromkeys(names)), objects
@@ -282,7 +282,7 @@ class OptimizeResult:
     run_dir: Path
     winner: AgentSpec
     summary: dict[str, Any]
-    result: Any  # agentopt.optimize.loop.RunResult
+    result: Any  # agentopt.optimizer.loop.RunResult
 
 
 def optimize(
@@ -296,9 +296,9 @@ def optimize(
     `options`: RunConfig's settings (minibatch, min_delta, significance, seed, mutator_model,
     val_episodes, test_episodes, run_test, storage) and EvalConfig's (concurrency, repeat,
     tasks_file, step_timeout_s; use_cache=False for no response cache). `display`: an object
-    with step/note/warn/update (agentopt.optimize.loop.Display); default: logging."""
-    from agentopt.optimize.budget import Budget
-    from agentopt.optimize.loop import RunConfig
+    with step/note/warn/update (agentopt.optimizer.loop.Display); default: logging."""
+    from agentopt.optimizer.budget import Budget
+    from agentopt.optimizer.loop import RunConfig
 
     names, objects = resolve_operators(operators)
     run_fields = {f.name for f in fields(RunConfig)} - {"budget", "operators", "eval"}
@@ -340,7 +340,7 @@ class RunSetup:
     retry_errors: bool = False
 
     def optimizer(self, display: Any = None, model: ChatModel | None = None, extra_operators: dict[str, Any] | None = None) -> Any:
-        from agentopt.optimize.loop import Optimizer
+        from agentopt.optimizer.loop import Optimizer
 
         return Optimizer(
             self.spec, self.rubric, self.target, self.run, self.config, display, retry_errors=self.retry_errors,
@@ -349,7 +349,7 @@ class RunSetup:
 
     def play(self, optimizer: Any) -> Any:
         """Run the search; a plan refused before any episode leaves no half-made run folder."""
-        from agentopt.optimize.loop import PlanRefused
+        from agentopt.optimizer.loop import PlanRefused
 
         try:
             # asyncio.run turns Ctrl-C into a cancellation, so the servers are stopped on the way out.
@@ -365,8 +365,8 @@ def prepare_run(
     config: Any, *, resume: Path | None = None, sandbox: str = "local", sandbox_image: str | None = None, retry_errors: bool = False,
 ) -> RunSetup:
     """Load and check the inputs, then create the run folder (or reopen `resume`'s), locked for the rest of `held`."""
-    from agentopt.optimize.artifacts import load_candidate_spec
-    from agentopt.optimize.budget import Budget
+    from agentopt.optimizer.artifacts import load_candidate_spec
+    from agentopt.optimizer.budget import Budget
 
     if resume is not None:
         if not (resume / RUN_OPTIONS).exists():
@@ -396,7 +396,7 @@ def resume_options(run: RunFolder, budget: Any, env: str | None = None, storage:
 
     A URL saved without its credentials (`--env`, `--storage`) needs them again: the same
     option on the command line, with the same URL once redacted, gives them back."""
-    from agentopt.optimize.loop import RunConfig
+    from agentopt.optimizer.loop import RunConfig
 
     path = run.path / RUN_OPTIONS
     try:

@@ -197,9 +197,9 @@ def run_command(
             minibatch, min_delta, significance, mutator, operators = p["minibatch"], p["min_delta"], p["significance"], p["mutator"], p["operators"]
             val_episodes, test_episodes, concurrency, seed, repeat = p["val_episodes"], p["test_episodes"], p["concurrency"], p["seed"], p["repeat"]
         from agentopt.commands.run import run_optimize
-        from agentopt.evaluate import EvalConfig
-        from agentopt.optimize.budget import Budget
-        from agentopt.optimize.loop import RunConfig
+        from agentopt.evaluation import EvalConfig
+        from agentopt.optimizer.budget import Budget
+        from agentopt.optimizer.loop import RunConfig
 
         config = RunConfig(
             budget=Budget(max_rollouts=max_rollouts, max_cost=max_cost, max_time_s=max_time, max_candidates=max_candidates),

@@ -24,7 +24,7 @@ from agentopt.errors import UsageError
 from agentopt.redact import redact
 from agentopt.store.run import SUMMARY, TRACES, read_jsonl
 
-EPISODES = "episodes.jsonl"  # agentopt.optimize.journal.EPISODES (not imported: it pulls the optimizer in)
+EPISODES = "episodes.jsonl"  # agentopt.optimizer.journal.EPISODES (not imported: it pulls the optimizer in)
 CANDIDATES = "candidates.jsonl"
 FORMATS = ("sft", "rl")
 CANDIDATE_FILTERS = ("accepted", "all")

@@ -143,7 +143,7 @@ async def measure(spec, rubric, server: ModelServer, folder: Path, episodes: int
     `warmup` untimed ones, and return the figures. `sandbox` is agentopt's environment
     sandbox mode: "local" (the default, a namespace behind a relay) or "none"."""
     from agentopt.envs.session import EnvTarget
-    from agentopt.evaluate import EvalConfig, Evaluator
+    from agentopt.evaluation import EvalConfig, Evaluator
     from agentopt.store.run import RunFolder
 
     run = RunFolder.create(folder / "runs", "bench", f"c{concurrency}")

@@ -16,7 +16,7 @@ import yaml
 import agentopt
 from agentopt.errors import UsageError
 from agentopt.models.types import ChatRequest, ChatResponse, ModelToolCall
-from agentopt.optimize.types import Proposal
+from agentopt.optimizer.types import Proposal
 from agentopt.spec.load import load_agent, load_rubric
 from tests.conftest import REPO, run_cli, scripted_agent
 from tests.fakes.openai_server import Reply, ScriptedLLM, call, last_user_text
@@ -177,11 +177,12 @@ def test_unknown_operators_and_options_are_refused_before_any_run_folder(tmp_pat
     assert not (tmp_path / "runs").exists()
 
 
-def test_import_agentopt_stays_light_and_the_functions_survive_their_namesake_modules():
+def test_import_agentopt_stays_light_and_the_functions_are_the_apis():
     code = (
-        "import sys, agentopt; assert 'agentopt.api' not in sys.modules and 'agentopt.evaluate' not in sys.modules;"
-        "import agentopt.api, agentopt.optimize.loop; from agentopt.evaluate import Evaluator;"
-        "assert callable(agentopt.evaluate) and callable(agentopt.optimize) and agentopt.__all__ == ['__version__', 'evaluate', 'optimize'];"
+        "import sys, agentopt; assert 'agentopt.api' not in sys.modules and 'agentopt.evaluation' not in sys.modules;"
+        "import agentopt.api, agentopt.optimizer.loop; from agentopt.evaluation import Evaluator;"
+        "assert agentopt.evaluate is agentopt.api.evaluate and agentopt.optimize is agentopt.api.optimize;"
+        "assert agentopt.__all__ == ['__version__', 'evaluate', 'optimize'] and 'optimize' in dir(agentopt);"
         "print(agentopt.__version__)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agentopt.optimize.artifacts import load_candidate_spec, save_spec
+from agentopt.optimizer.artifacts import load_candidate_spec, save_spec
 from agentopt.spec.agent import AgentSpec, Skill
 from agentopt.store.run import RunFolder, safe_name
 from tests.conftest import run_cli, write

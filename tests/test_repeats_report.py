@@ -9,7 +9,7 @@ from statistics import fmean
 
 import pytest
 
-from agentopt.optimize.accept import decide, per_task_means
+from agentopt.optimizer.accept import decide, per_task_means
 from agentopt.scoring.aggregate import bootstrap_ci, summarize
 from agentopt.scoring.repeats import group_by_task, pass_hat_k
 from agentopt.scoring.result import CriterionScore, EpisodeScore

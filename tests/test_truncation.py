@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from agentopt.evaluate import Episode
-from agentopt.optimize.prompts import reflective_dataset
+from agentopt.evaluation import Episode
+from agentopt.optimizer.prompts import reflective_dataset
 from agentopt.scoring.result import CriterionScore, EpisodeScore
 from agentopt.trace import Trace
 from tests.conftest import run_cli, scripted_agent

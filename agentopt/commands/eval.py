@@ -13,7 +13,7 @@ from rich.table import Table
 from agentopt.api import prepare_eval, write_eval_outputs
 from agentopt.commands.json_output import emit, eval_document
 from agentopt.errors import InfraError
-from agentopt.evaluate import evaluate
+from agentopt.evaluation import evaluate
 from agentopt.redact import redact, redact_url, redacted_errors
 from agentopt.store.report import fmt, headline, not_applicable_line, pass_hat_label, pct, summary_markdown
 from agentopt.store.run import REPORT

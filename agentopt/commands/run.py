@@ -25,7 +25,7 @@ from agentopt.api import (  # noqa: F401
     write_outputs,
 )
 from agentopt.errors import UsageError
-from agentopt.optimize.loop import RunConfig
+from agentopt.optimizer.loop import RunConfig
 from agentopt.redact import redact_url, redacted_errors
 from agentopt.store.report import fmt
 from agentopt.truncation import truncation_line

@@ -87,7 +87,7 @@ _COLUMNS = (("run", "id"), ("kind", "kind"), ("score", "score_text"), ("status",
 
 def rerender(run_dir: Path) -> str:
     from agentopt.commands.run import render_reports
-    from agentopt.optimize.journal import CANDIDATES
+    from agentopt.optimizer.journal import CANDIDATES
 
     if not run_dir.exists():
         raise UsageError(f"{run_dir}: not found")

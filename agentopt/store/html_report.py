@@ -105,7 +105,7 @@ def budget_used(summary: dict[str, Any]) -> list[str]:
 
 def plan_note(summary: dict[str, Any]) -> str:
     """The run's budget plan (plan.json) as the terminal showed it at the start; '' for older runs."""
-    from agentopt.optimize.budget import Plan
+    from agentopt.optimizer.budget import Plan
 
     plan = summary.get("plan")
     return "; ".join(Plan.from_dict(plan).lines()) if plan else ""

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from agentopt.optimize.accept import bootstrap_p_value, decide
+from agentopt.optimizer.accept import bootstrap_p_value, decide
 
 
 def test_better_child_is_accepted_with_a_readable_reason():

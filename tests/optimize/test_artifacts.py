@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentopt.optimize.artifacts import best_skill, spec_diff
+from agentopt.optimizer.artifacts import best_skill, spec_diff
 from agentopt.spec.agent import AgentSpec, Example, LoopSettings
 
 BASE = AgentSpec(name="triage", system_prompt="Triage the ticket.\n")

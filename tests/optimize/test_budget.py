@@ -1,6 +1,6 @@
 import pytest
 
-from agentopt.optimize.budget import MIN_CANDIDATES, Budget, BudgetTracker, Plan, too_small
+from agentopt.optimizer.budget import MIN_CANDIDATES, Budget, BudgetTracker, Plan, too_small
 
 
 class FakeClock:

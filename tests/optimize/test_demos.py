@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import random
 
-from agentopt.evaluate import Episode
-from agentopt.optimize.demos import MARK, lineage_section
-from agentopt.optimize.operators.fewshot import FewShotOperator
-from agentopt.optimize.operators.sample import demonstration
-from agentopt.optimize.types import Candidate, ProposalContext
+from agentopt.evaluation import Episode
+from agentopt.optimizer.demos import MARK, lineage_section
+from agentopt.optimizer.operators.fewshot import FewShotOperator
+from agentopt.optimizer.operators.sample import demonstration
+from agentopt.optimizer.types import Candidate, ProposalContext
 from agentopt.scoring.result import CriterionScore, EpisodeScore
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.rubric import Criterion, Rubric

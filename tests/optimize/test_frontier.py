@@ -3,7 +3,7 @@ from collections import Counter
 
 import pytest
 
-from agentopt.optimize.frontier import pareto_front, select_parent
+from agentopt.optimizer.frontier import pareto_front, select_parent
 
 
 def test_specialist_on_a_hard_task_survives_despite_lower_mean():

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from agentopt.optimize.guards import copied_from, token_count, too_long
+from agentopt.optimizer.guards import copied_from, token_count, too_long
 
 EXAMPLE = "My card was charged twice for order #4411 and I want the second charge refunded today."
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from agentopt.api import render_reports
-from agentopt.optimize.journal import CANDIDATES, Journal
+from agentopt.optimizer.journal import CANDIDATES, Journal
 from agentopt.store import html_report
 from agentopt.store.run import SUMMARY, RunFolder
 

@@ -8,10 +8,10 @@ import pytest
 
 from agentopt.envs.session import parse_env
 from agentopt.errors import UsageError
-from agentopt.optimize.loop import Optimizer, RunConfig
-from agentopt.optimize.operators import all_operators, needs_mutator
-from agentopt.optimize.study import OperatorStudy
-from agentopt.optimize.types import Candidate
+from agentopt.optimizer.loop import Optimizer, RunConfig
+from agentopt.optimizer.operators import all_operators, needs_mutator
+from agentopt.optimizer.study import OperatorStudy
+from agentopt.optimizer.types import Candidate
 from agentopt.spec.agent import AgentSpec, OptimizeSpec
 from agentopt.spec.rubric import Criterion, Rubric
 from agentopt.store.run import RunFolder

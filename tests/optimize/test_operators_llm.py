@@ -16,13 +16,13 @@ import optuna
 import pytest
 from optuna.distributions import BaseDistribution
 
-from agentopt.evaluate import Episode
+from agentopt.evaluation import Episode
 from agentopt.models.types import ChatRequest, ChatResponse
-from agentopt.optimize.operators.merge import MergeOperator, merge
-from agentopt.optimize.operators.reflect import ReflectOperator, components
-from agentopt.optimize.operators.skill import SkillOperator
-from agentopt.optimize.prompts import TEMPLATES_ENV, reflective_dataset, render
-from agentopt.optimize.types import Candidate, ProposalContext
+from agentopt.optimizer.operators.merge import MergeOperator, merge
+from agentopt.optimizer.operators.reflect import ReflectOperator, components
+from agentopt.optimizer.operators.skill import SkillOperator
+from agentopt.optimizer.prompts import TEMPLATES_ENV, reflective_dataset, render
+from agentopt.optimizer.types import Candidate, ProposalContext
 from agentopt.scoring.result import CriterionScore, EpisodeScore
 from agentopt.spec.agent import AgentSpec, Example, ModelParams, OptimizeSpec, Skill, ToolOverride
 from agentopt.spec.load import agent_to_yaml, load_agent

@@ -15,12 +15,12 @@ import optuna
 import pytest
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from agentopt.evaluate import Episode
-from agentopt.optimize.artifacts import load_candidate_spec, save_spec
-from agentopt.optimize.operators.choices import ChoicesOperator
-from agentopt.optimize.operators.fewshot import FewShotOperator
-from agentopt.optimize.operators.rules import RulesOperator, add_rules, jinja_literal
-from agentopt.optimize.types import Candidate, ProposalContext
+from agentopt.evaluation import Episode
+from agentopt.optimizer.artifacts import load_candidate_spec, save_spec
+from agentopt.optimizer.operators.choices import ChoicesOperator
+from agentopt.optimizer.operators.fewshot import FewShotOperator
+from agentopt.optimizer.operators.rules import RulesOperator, add_rules, jinja_literal
+from agentopt.optimizer.types import Candidate, ProposalContext
 from agentopt.prompt import render_template
 from agentopt.scoring.aggregate import score_trace
 from agentopt.scoring.base import CheckContext

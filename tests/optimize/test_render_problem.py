@@ -1,7 +1,7 @@
 """A rewritten system prompt is checked against the environment's variable names before it
 is tried: nested variables (`metadata.question`) are fine, unknown names are not."""
 
-from agentopt.optimize.operators.reflect import render_problem
+from agentopt.optimizer.operators.reflect import render_problem
 from agentopt.spec.agent import AgentSpec
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from agentopt.evaluate import Episode
-from agentopt.optimize.repair import corrected, fixable_fields
+from agentopt.evaluation import Episode
+from agentopt.optimizer.repair import corrected, fixable_fields
 from agentopt.scoring.aggregate import score_trace
 from agentopt.scoring.base import CheckContext
 from agentopt.spec.rubric import Criterion, Rubric

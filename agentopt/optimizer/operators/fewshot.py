@@ -23,10 +23,10 @@ from typing import Any
 
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
-from agentopt.evaluate import Episode
-from agentopt.optimize.demos import Cleaning
-from agentopt.optimize.repair import corrected
-from agentopt.optimize.types import Candidate, Proposal, ProposalContext
+from agentopt.evaluation import Episode
+from agentopt.optimizer.demos import Cleaning
+from agentopt.optimizer.repair import corrected
+from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import Example
 
 DEFAULT_K = (1, 4)

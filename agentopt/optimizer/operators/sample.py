@@ -22,10 +22,10 @@ from typing import Any
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from agentopt.evaluate import Episode
-from agentopt.optimize.demos import failed_criteria
-from agentopt.optimize.operators.fewshot import PICKS, POOL_MAX, _k_bounds, to_example
-from agentopt.optimize.types import Candidate, Proposal, ProposalContext
+from agentopt.evaluation import Episode
+from agentopt.optimizer.demos import failed_criteria
+from agentopt.optimizer.operators.fewshot import PICKS, POOL_MAX, _k_bounds, to_example
+from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import Example
 
 DEFAULT_TEMPERATURE = (0.7, 1.2)

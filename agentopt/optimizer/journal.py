@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from agentopt.evaluate import Episode
-from agentopt.optimize.artifacts import portable
+from agentopt.evaluation import Episode
+from agentopt.optimizer.artifacts import portable
 from agentopt.scoring.result import EpisodeScore
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.load import agent_to_yaml

@@ -17,7 +17,7 @@ from typing import Any
 
 from optuna.distributions import IntDistribution
 
-from agentopt.optimize.types import Candidate, Proposal, ProposalContext
+from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.rubric import Criterion, Rubric
 
 HEADING = "## Rules"

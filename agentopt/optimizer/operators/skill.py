@@ -14,9 +14,9 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from agentopt.optimize.operators.reflect import answer_tokens, check_text
-from agentopt.optimize.prompts import ask_json, failing_criteria, minibatch, reflective_dataset, render
-from agentopt.optimize.types import Candidate, Proposal, ProposalContext
+from agentopt.optimizer.operators.reflect import answer_tokens, check_text
+from agentopt.optimizer.prompts import ask_json, failing_criteria, minibatch, reflective_dataset, render
+from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import AgentSpec, Skill
 
 log = logging.getLogger(__name__)

@@ -3,17 +3,17 @@ new run tries them first: the ones that need no capable mutator model, cheapest 
 
 from __future__ import annotations
 
-from agentopt.optimize.types import Operator
+from agentopt.optimizer.types import Operator
 
 
 def all_operators() -> dict[str, Operator]:
-    from agentopt.optimize.operators.choices import ChoicesOperator
-    from agentopt.optimize.operators.fewshot import FewShotOperator
-    from agentopt.optimize.operators.merge import MergeOperator
-    from agentopt.optimize.operators.reflect import ReflectOperator
-    from agentopt.optimize.operators.rules import RulesOperator
-    from agentopt.optimize.operators.sample import SampleOperator
-    from agentopt.optimize.operators.skill import SkillOperator
+    from agentopt.optimizer.operators.choices import ChoicesOperator
+    from agentopt.optimizer.operators.fewshot import FewShotOperator
+    from agentopt.optimizer.operators.merge import MergeOperator
+    from agentopt.optimizer.operators.reflect import ReflectOperator
+    from agentopt.optimizer.operators.rules import RulesOperator
+    from agentopt.optimizer.operators.sample import SampleOperator
+    from agentopt.optimizer.operators.skill import SkillOperator
 
     operators = [FewShotOperator(), RulesOperator(), ChoicesOperator(), MergeOperator(), SampleOperator(), ReflectOperator(), SkillOperator()]
     return {op.name: op for op in operators}

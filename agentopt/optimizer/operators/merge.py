@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from agentopt.optimize.types import Candidate, Proposal, ProposalContext
+from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import AgentSpec, ToolOverride
 
 BASELINE_ID = "c0"

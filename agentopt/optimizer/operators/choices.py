@@ -18,7 +18,7 @@ from typing import Any
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from agentopt.optimize.types import Candidate, Proposal, ProposalContext
+from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import AgentSpec, Skill
 
 TEMPERATURE_DIGITS = 2  # sampled temperatures are rounded: 0.7, not 0.7034...

@@ -29,18 +29,18 @@ from agentopt.envs.overlap import held_out_overlap, overlap_warning
 from agentopt.envs.session import EnvTarget
 from agentopt.episode import TaskRef
 from agentopt.errors import AgentoptError, InfraError, UsageError
-from agentopt.evaluate import Episode, EvalConfig, Evaluator
+from agentopt.evaluation import Episode, EvalConfig, Evaluator
 from agentopt.models.types import ChatModel
-from agentopt.optimize.accept import decide
-from agentopt.optimize.account import nothing_to_learn
-from agentopt.optimize.artifacts import load_candidate_spec, save_spec
-from agentopt.optimize.budget import Budget, BudgetTracker, Plan
-from agentopt.optimize.frontier import select_parent
-from agentopt.optimize.journal import Journal, spec_hash
-from agentopt.optimize.operators import all_operators, needs_mutator
-from agentopt.optimize.operators.sample import player
-from agentopt.optimize.study import DUPLICATE, NOTHING_PROPOSED, OperatorStudy
-from agentopt.optimize.types import BASELINE, Candidate, Operator, ProposalContext
+from agentopt.optimizer.accept import decide
+from agentopt.optimizer.account import nothing_to_learn
+from agentopt.optimizer.artifacts import load_candidate_spec, save_spec
+from agentopt.optimizer.budget import Budget, BudgetTracker, Plan
+from agentopt.optimizer.frontier import select_parent
+from agentopt.optimizer.journal import Journal, spec_hash
+from agentopt.optimizer.operators import all_operators, needs_mutator
+from agentopt.optimizer.operators.sample import player
+from agentopt.optimizer.study import DUPLICATE, NOTHING_PROPOSED, OperatorStudy
+from agentopt.optimizer.types import BASELINE, Candidate, Operator, ProposalContext
 from agentopt.scoring.aggregate import summarize
 from agentopt.scoring.result import SplitSummary
 from agentopt.spec.agent import LOCAL_MODEL, AgentSpec

@@ -17,9 +17,9 @@ from typing import Any
 from optuna.distributions import IntDistribution
 
 from agentopt.errors import TemplateLimitError, ValidationError
-from agentopt.optimize.guards import copied_from, too_long
-from agentopt.optimize.prompts import ask_json, failing_criteria, minibatch, reflective_dataset, render
-from agentopt.optimize.types import Candidate, Proposal, ProposalContext
+from agentopt.optimizer.guards import copied_from, too_long
+from agentopt.optimizer.prompts import ask_json, failing_criteria, minibatch, reflective_dataset, render
+from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.prompt import render_template
 from agentopt.spec.agent import AgentSpec, ToolOverride
 

@@ -1,6 +1,6 @@
 """The mutator's prompts: Jinja2 templates, the episodes they show it, and asking it.
 
-Templates live in `agentopt/optimize/templates/`. A team can override any of them: a file
+Templates live in `agentopt/optimizer/templates/`. A team can override any of them: a file
 with the same name in a user directory (passed in, or named by `$AGENTOPT_TEMPLATES`) wins.
 Templates render with StrictUndefined (a missing variable is an error, not an empty string)
 and without autoescaping (they are markdown, not HTML).
@@ -20,9 +20,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from agentopt.evaluate import Episode
+from agentopt.evaluation import Episode
 from agentopt.models.types import ChatRequest
-from agentopt.optimize.types import ProposalContext
+from agentopt.optimizer.types import ProposalContext
 from agentopt.spec.rubric import Rubric
 from agentopt.trace import Trace
 
