@@ -28,6 +28,7 @@ from agentopt.envs.tasks import (
     with_repeats,
 )
 from agentopt.episode import TaskRef, run_episode
+from agentopt.episode_record import Episode
 from agentopt.errors import EnvError, Problem, UsageError, ValidationError
 from agentopt.models.client import ModelClient, Usage
 from agentopt.models.local import LocalModelServer
@@ -39,7 +40,6 @@ from agentopt.spec.agent import AgentSpec
 from agentopt.spec.load import problem_at
 from agentopt.spec.rubric import Rubric
 from agentopt.store.run import RunFolder
-from agentopt.trace import Trace
 
 DEFAULT_EPISODES_WITHOUT_TASK_API = DEFAULT_SEEDED_EPISODES
 
@@ -74,17 +74,6 @@ class EvalResult:
     @property
     def n_errors(self) -> int:
         return self.summary.n_errors
-
-
-@dataclass(frozen=True)
-class Episode:
-    """One played and scored episode."""
-
-    trace: Trace
-    score: EpisodeScore
-
-    def to_record(self) -> dict[str, Any]:
-        return {"trace": self.trace.to_dict(), "score": self.score.to_dict()}
 
 
 OnEpisode = Callable[[Episode], None]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.optimizer.prompts import reflective_dataset
 from agentopt.scoring.result import CriterionScore, EpisodeScore
 from agentopt.trace import Trace

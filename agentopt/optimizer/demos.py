@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.spec.agent import Example
 from agentopt.spec.rubric import Rubric
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.optimizer.artifacts import portable
 from agentopt.scoring.result import EpisodeScore
 from agentopt.spec.agent import AgentSpec

@@ -28,8 +28,9 @@ from typing import Any, Protocol
 from agentopt.envs.overlap import held_out_overlap, overlap_warning
 from agentopt.envs.session import EnvTarget
 from agentopt.episode import TaskRef
+from agentopt.episode_record import Episode
 from agentopt.errors import AgentoptError, InfraError, UsageError
-from agentopt.evaluation import Episode, EvalConfig, Evaluator
+from agentopt.evaluation import EvalConfig, Evaluator
 from agentopt.models.types import ChatModel
 from agentopt.optimizer.accept import decide
 from agentopt.optimizer.account import nothing_to_learn

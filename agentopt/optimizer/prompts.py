@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.models.types import ChatRequest
 from agentopt.optimizer.types import ProposalContext
 from agentopt.spec.rubric import Rubric

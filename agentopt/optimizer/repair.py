@@ -14,7 +14,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.scoring.aggregate import score_trace
 from agentopt.scoring.base import CheckContext
 from agentopt.scoring.templating import TemplateRenderError, render

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.models.types import ChatModel
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.rubric import Rubric

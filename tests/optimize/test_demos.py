@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.optimizer.demos import MARK, lineage_section
 from agentopt.optimizer.operators.fewshot import FewShotOperator
 from agentopt.optimizer.operators.sample import demonstration

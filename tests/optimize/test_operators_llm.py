@@ -16,7 +16,7 @@ import optuna
 import pytest
 from optuna.distributions import BaseDistribution
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.models.types import ChatRequest, ChatResponse
 from agentopt.optimizer.operators.merge import MergeOperator, merge
 from agentopt.optimizer.operators.reflect import ReflectOperator, components

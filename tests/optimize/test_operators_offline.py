@@ -15,7 +15,7 @@ import optuna
 import pytest
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.optimizer.artifacts import load_candidate_spec, save_spec
 from agentopt.optimizer.operators.choices import ChoicesOperator
 from agentopt.optimizer.operators.fewshot import FewShotOperator

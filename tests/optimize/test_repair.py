@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.optimizer.repair import corrected, fixable_fields
 from agentopt.scoring.aggregate import score_trace
 from agentopt.scoring.base import CheckContext

@@ -23,7 +23,7 @@ from typing import Any
 
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.optimizer.demos import Cleaning
 from agentopt.optimizer.repair import corrected
 from agentopt.optimizer.types import Candidate, Proposal, ProposalContext

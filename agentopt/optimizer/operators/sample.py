@@ -22,7 +22,7 @@ from typing import Any
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from agentopt.evaluation import Episode
+from agentopt.episode_record import Episode
 from agentopt.optimizer.demos import failed_criteria
 from agentopt.optimizer.operators.fewshot import PICKS, POOL_MAX, _k_bounds, to_example
 from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
