@@ -258,6 +258,8 @@ def finish_run(run: RunFolder, result: Any, optimizer: Any, agent_file: str | Pa
 
 def resolve_operators(operators: Iterable[Any] | None) -> tuple[tuple[str, ...], dict[str, Any]]:
     """`operators=`: names of built-in operators and/or operator objects -> (the names to use, the objects by name)."""
+    from agentopt.optimizer.types import operator_problem
+
     if operators is None:
         return (), {}
     names: list[str] = []
@@ -266,6 +268,9 @@ def resolve_operators(operators: Iterable[Any] | None) -> tuple[tuple[str, ...],
         if isinstance(op, str):
             names.append(op)
         elif isinstance(getattr(op, "name", None), str) and callable(getattr(op, "propose", None)):
+            problem = operator_problem(op)
+            if problem:
+                raise UsageError(f"operators: {op.name!r} is not an agentopt.optimizer.types.Operator: {problem}")
             names.append(op.name)
             objects[op.name] = op
         else:

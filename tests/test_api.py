@@ -143,6 +143,8 @@ class Lowercase:
 
     name = "lowercase"
     edits = "system_prompt"
+    first_params: dict = {}
+    needs_mutator = False
 
     def search_space(self, parent):
         return {}

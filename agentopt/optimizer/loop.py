@@ -38,7 +38,7 @@ from agentopt.optimizer.artifacts import load_candidate_spec, save_spec
 from agentopt.optimizer.budget import Budget, BudgetTracker, Plan
 from agentopt.optimizer.frontier import select_parent
 from agentopt.optimizer.journal import Journal, spec_hash
-from agentopt.optimizer.operators import all_operators, needs_mutator
+from agentopt.optimizer.operators import all_operators
 from agentopt.optimizer.operators.sample import player
 from agentopt.optimizer.study import DUPLICATE, NOTHING_PROPOSED, OperatorStudy
 from agentopt.optimizer.types import BASELINE, Candidate, Operator, ProposalContext
@@ -163,17 +163,17 @@ class Optimizer:
         self._hashes: dict[str, str] = {}  # candidate id -> spec hash, for duplicate detection
         self.tracker = self._tracker()
 
-    def _operators(self) -> dict[str, Any]:
+    def _operators(self) -> dict[str, Operator]:
         available = {**all_operators(), **self.extra_operators}
         unknown = [name for name in self.config.operators if name not in available]
         if unknown:
             raise UsageError(f"--operators: unknown {', '.join(unknown)}; use {', '.join(sorted(available))}")
         allowed = self.baseline.spec.optimize.components
-        available = {n: op for n, op in available.items() if getattr(op, "edits", None) in (None, *allowed)}
+        available = {n: op for n, op in available.items() if op.edits in (None, *allowed)}
         if self.config.operators:
             chosen = {n: op for n, op in available.items() if n in self.config.operators}
         elif self.config.mutator_model == LOCAL_MODEL:  # its rewrites are junk (docs/design.md): spend nothing on them
-            chosen = {n: op for n, op in available.items() if not needs_mutator(op)}
+            chosen = {n: op for n, op in available.items() if not op.needs_mutator}
         else:
             chosen = available
         if not chosen:
@@ -182,7 +182,7 @@ class Optimizer:
 
     def _first_trials(self) -> list[dict[str, Any]]:
         """Each operator once, in order, with the settings it suggests starting from."""
-        return [{"operator": name, **getattr(op, "first_params", {})} for name, op in self.operators.items()]
+        return [{"operator": name, **op.first_params} for name, op in self.operators.items()]
 
     def _tracker(self) -> BudgetTracker:
         elapsed = max((d.get("elapsed_s", 0.0) for d in self.journal.decisions), default=0.0)

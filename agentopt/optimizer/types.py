@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from agentopt.episode_record import Episode
 from agentopt.models.types import ChatModel
-from agentopt.spec.agent import AgentSpec
+from agentopt.registry import missing_attributes
+from agentopt.spec.agent import COMPONENTS, AgentSpec
 from agentopt.spec.rubric import Rubric
 
 # Component names: "system_prompt", "skill:NAME", "tool:NAME", "examples", "choices".
@@ -62,14 +64,34 @@ class ProposalContext:
 
 
 class Operator(Protocol):
-    """A way to propose a child. Each lives in optimize/operators/, one file each."""
+    """A way to propose a child: the optimizer's extension point (registry: `OPERATORS` in
+    optimizer/operators/, entry-point group `agentopt.operators`). The built-ins live in
+    optimizer/operators/, one file each; docs/extending.md shows how to add one from a package,
+    and `agentopt.testing.operators` is the conformance suite every registered one passes."""
 
-    name: str
+    name: str  # what --operators, the journal and the reports call it
+    # The spec component it changes (one of spec.agent.COMPONENTS): the operator is off unless the
+    # spec's optimize.components allows it. None: it decides per proposal (or changes settings only).
+    edits: str | None
+    first_params: Mapping[str, Any]  # the settings a new run tries it with first ({}: Optuna's choice)
+    needs_mutator: bool  # it asks the mutator model to write text: left out when the mutator is the embedded model
 
     def search_space(self, parent: Candidate) -> dict[str, Any]:
-        """The operator's own settings as Optuna distributions ({} when it has none)."""
+        """The operator's own settings as Optuna distributions ({} when it has none), named `NAME.setting`."""
         ...
 
     async def propose(self, ctx: ProposalContext) -> Proposal | None:
         """A child spec, or None when the operator has nothing to offer for this parent."""
         ...
+
+
+def operator_problem(op: object) -> str | None:
+    """Why `op` does not implement `Operator` (one phrase), or None when it does."""
+    problem = missing_attributes(op, {"name": str, "edits": (str, type(None)), "first_params": Mapping, "needs_mutator": bool},
+                                 ("search_space", "propose"))
+    if problem is None and not op.name:  # type: ignore[attr-defined]
+        return "its `name` is empty"
+    edits = getattr(op, "edits", None)
+    if problem is None and edits is not None and edits not in COMPONENTS:
+        return f"`edits` is {edits!r}, not one of {', '.join(COMPONENTS)} or None"
+    return problem

@@ -9,7 +9,7 @@ import pytest
 from agentopt.envs.session import parse_env
 from agentopt.errors import UsageError
 from agentopt.optimizer.loop import Optimizer, RunConfig
-from agentopt.optimizer.operators import all_operators, needs_mutator
+from agentopt.optimizer.operators import all_operators
 from agentopt.optimizer.study import OperatorStudy
 from agentopt.optimizer.types import Candidate
 from agentopt.spec.agent import AgentSpec, OptimizeSpec
@@ -31,7 +31,7 @@ def operators_for(tmp_path, **config) -> list[str]:
 def test_only_reflect_and_skill_need_a_mutator_and_offline_ones_come_first():
     names = list(all_operators())
     assert names == ["fewshot", "rules", "choices", "merge", "sample", "reflect", "skill"]
-    assert [n for n, op in all_operators().items() if needs_mutator(op)] == ["reflect", "skill"]
+    assert [n for n, op in all_operators().items() if op.needs_mutator] == ["reflect", "skill"]
 
 
 def test_the_embedded_mutator_leaves_out_the_operators_that_need_a_capable_one(tmp_path):

@@ -12,9 +12,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
-import optuna
 import pytest
-from optuna.distributions import BaseDistribution
 
 from agentopt.episode_record import Episode
 from agentopt.models.types import ChatRequest, ChatResponse
@@ -24,8 +22,7 @@ from agentopt.optimizer.operators.skill import SkillOperator
 from agentopt.optimizer.prompts import TEMPLATES_ENV, reflective_dataset, render
 from agentopt.optimizer.types import Candidate, ProposalContext
 from agentopt.scoring.result import CriterionScore, EpisodeScore
-from agentopt.spec.agent import AgentSpec, Example, ModelParams, OptimizeSpec, Skill, ToolOverride
-from agentopt.spec.load import agent_to_yaml, load_agent
+from agentopt.spec.agent import AgentSpec, ModelParams, OptimizeSpec, Skill, ToolOverride
 from agentopt.spec.rubric import Criterion, Rubric
 from agentopt.trace import ToolCall, Trace
 
@@ -346,74 +343,3 @@ async def test_merge_chooses_among_mergeable_others_with_the_rng():
     notes = {(await MergeOperator().propose(merge_context(BETTER_PROMPT, *others, seed=s))).note for s in range(10)}
     assert notes == {"merged skill:refunds from c2 into c1", "merged tool:lookup_order from c3 into c1"}
 
-
-# --- every LLM operator ----------------------------------------------------------------------
-
-AGENT_YAML = """\
-name: support
-system_prompt: |
-  You help customers of {{ company }}.
-skills: [skills/refunds.md]
-tools:
-  lookup_order: {description: Look up an order by id.}
-examples:
-  - {input: Old question, output: plain text}
-"""
-
-
-@pytest.fixture
-def loaded_parent(tmp_path: Path) -> AgentSpec:
-    agents = tmp_path / "agents"
-    write_skill(agents, REFUNDS)
-    (agents / "parent.yaml").write_text(AGENT_YAML)
-    return load_agent(str(agents / "parent.yaml"))
-
-
-def write_skill(agents: Path, skill: Skill) -> None:
-    path = agents / skill.path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"---\nname: {skill.name}\ndescription: {skill.description}\n---\n\n{skill.body}\n")
-
-
-class AnyAnswerMutator:
-    """Answers every request with something valid for its schema, different each time."""
-
-    def __init__(self):
-        self.calls = 0
-
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        self.calls += 1
-        if "body" in request.json_schema["properties"]:
-            return ChatResponse(content=skill_answer(f"skill-{self.calls}", body=f"1. Step number {self.calls}."))
-        return ChatResponse(content=text(f"Help customers of {{{{ company }}}}. Rule {self.calls}."))
-
-
-@pytest.mark.parametrize("op", [ReflectOperator(), SkillOperator(), MergeOperator()], ids=lambda op: op.name)
-async def test_operator_conformance(op, loaded_parent: AgentSpec):
-    sibling = replace(loaded_parent, examples=(Example("New question", "new answer"),))
-    parents = [loaded_parent, replace(loaded_parent, system_prompt="Be brief with {{ company }}.", system_prompt_file=None)]
-    space = op.search_space(Candidate("c0", parents[0]))
-    assert all(isinstance(d, BaseDistribution) for d in space.values())
-    assert all(name.startswith(op.name + ".") for name in space)
-    assert op.search_space(Candidate("c1", parents[1])) == space
-
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    others = (Candidate("c0", loaded_parent), Candidate("c2", sibling))
-    proposed = 0
-    for i in range(8):
-        trial = study.ask(space)
-        parent = parents[i % 2]
-        ctx = replace(context(parent, AnyAnswerMutator(), trial.params, others=others, seed=i), parent=Candidate(f"c{i + 3}", parent))
-        proposal = await op.propose(ctx)
-        study.tell(trial, 0.0)
-        if proposal is None:
-            continue
-        proposed += 1
-        assert proposal.spec != parent and proposal.component and proposal.note
-        agents = Path(parent.source).parent
-        for skill in proposal.spec.skills:
-            write_skill(agents, skill)
-        copy = agents / f"child{i}.yaml"
-        copy.write_text(agent_to_yaml(proposal.spec))
-        assert load_agent(str(copy)) == replace(proposal.spec, source=str(copy))
-    assert proposed > 0

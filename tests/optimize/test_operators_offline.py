@@ -11,9 +11,8 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
-import optuna
 import pytest
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from agentopt.episode_record import Episode
 from agentopt.optimizer.artifacts import load_candidate_spec, save_spec
@@ -323,9 +322,8 @@ async def test_rules_clear_the_prompt_file_since_the_prompt_changed():
     assert "## Rules" in agent_to_yaml(proposal.spec)
 
 
-# --- every offline operator ------------------------------------------------------------------
+# --- saving a child ---------------------------------------------------------------------------
 
-OPERATORS = [FewShotOperator(), ChoicesOperator(), RulesOperator()]
 AGENT_YAML = """\
 name: triage
 system_prompt: |
@@ -352,44 +350,6 @@ def loaded_parent(tmp_path: Path) -> AgentSpec:
         (agents / "skills" / f"{name}.md").write_text(skill)
     (agents / "parent.yaml").write_text(AGENT_YAML)
     return load_agent(str(agents / "parent.yaml"))
-
-
-@pytest.mark.parametrize("op", OPERATORS, ids=lambda op: op.name)
-async def test_operator_conformance(op, loaded_parent: AgentSpec):
-    episodes = [*failing_episodes(), episode("t5", "Parcel lost", category("shipping"), 0.9)]
-    others = (Candidate("c0", loaded_parent),)
-    parents = [loaded_parent, replace(loaded_parent, model="openai/gpt-4o-mini", examples=(), system_prompt="Hi.\n")]
-    space = op.search_space(Candidate("c0", parents[0]))
-    assert space and all(isinstance(d, BaseDistribution) for d in space.values())
-    assert all(name.startswith(op.name + ".") for name in space)
-    assert op.search_space(Candidate("c1", parents[1])) == space
-
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    proposed = reloaded = 0
-    for i in range(12):
-        trial = study.ask(space)
-        parent = parents[i % 2]
-        proposal = await op.propose(context(parent, episodes, trial.params, others=others, seed=i))
-        study.tell(trial, 0.0)
-        if proposal is None:
-            continue
-        proposed += 1
-        assert proposal.spec != parent and proposal.component and proposal.note
-        text = agent_to_yaml(proposal.spec)
-        if {s.name for s in proposal.spec.skills} >= set(proposal.spec.optimize.search_space.skills):
-            assert reload(text, parent) == replace(proposal.spec, source=str(_beside(parent, "child.yaml")))
-            reloaded += 1
-    assert proposed > 0 and reloaded > 0
-
-
-def _beside(spec: AgentSpec, name: str) -> Path:
-    return Path(spec.source).with_name(name)
-
-
-def reload(text: str, parent: AgentSpec) -> AgentSpec:
-    path = _beside(parent, "child.yaml")
-    path.write_text(text)
-    return load_agent(str(path))
 
 
 async def test_a_child_with_a_skill_switched_off_is_saved_as_a_loadable_spec(loaded_parent: AgentSpec, tmp_path: Path):

@@ -26,6 +26,9 @@ TEMPERATURE_DIGITS = 2  # sampled temperatures are rounded: 0.7, not 0.7034...
 
 class ChoicesOperator:
     name = "choices"
+    edits: str | None = None
+    first_params: dict[str, Any] = {}
+    needs_mutator: bool = False
 
     def __init__(self, skills: Iterable[Skill] = ()):
         self.skills = tuple(skills)  # extra source of skill bodies for switching skills back on

@@ -43,8 +43,9 @@ class FewShotOperator:
     """
 
     name = "fewshot"
-    edits = "examples"  # the spec component it changes: off unless optimize.components allows it
-    first_params = {"fewshot.pick": "similar"}  # what a new run tries first (measured best for small models)
+    edits: str | None = "examples"  # the spec component it changes: off unless optimize.components allows it
+    first_params: dict[str, Any] = {"fewshot.pick": "similar"}  # what a new run tries first (measured best for small models)
+    needs_mutator: bool = False
 
     def __init__(self, min_score: float | None = None, correct: bool = True):
         self.min_score = min_score

@@ -25,6 +25,9 @@ BASELINE_ID = "c0"
 
 class MergeOperator:
     name = "merge"
+    edits: str | None = None
+    first_params: dict[str, Any] = {}
+    needs_mutator: bool = False
 
     def __init__(self, baseline: AgentSpec | None = None):
         self.baseline = baseline

@@ -37,7 +37,9 @@ MAX_COMPONENT_INDEX = 7  # the index is taken modulo the parent's number of comp
 
 class ReflectOperator:
     name = "reflect"
-    needs_mutator = True  # left out by default when the mutator is the embedded model
+    needs_mutator: bool = True  # left out by default when the mutator is the embedded model
+    edits: str | None = None
+    first_params: dict[str, Any] = {}
 
     def __init__(self, max_failures: int = 3, max_passes: int = 1, templates_dir: str | None = None):
         self.max_failures = max_failures

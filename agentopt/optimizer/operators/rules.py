@@ -31,7 +31,9 @@ _SECTION = re.compile(r"#{1,2} ")  # a heading that ends the Rules section
 
 class RulesOperator:
     name = "rules"
-    edits = "system_prompt"  # the spec component it changes: off unless optimize.components allows it
+    edits: str | None = "system_prompt"  # the spec component it changes: off unless optimize.components allows it
+    first_params: dict[str, Any] = {}
+    needs_mutator: bool = False
 
     def search_space(self, parent: Candidate) -> dict[str, Any]:
         return {"rules.count": IntDistribution(*COUNT)}

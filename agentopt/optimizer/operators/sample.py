@@ -36,8 +36,9 @@ STEP_CHARS = 200  # a compacted step's result is cut here
 
 class SampleOperator:
     name = "sample"
-    edits = "examples"
-    first_params = {"sample.n": ATTEMPTS[1], "sample.pick": "similar"}
+    edits: str | None = "examples"
+    first_params: dict[str, Any] = {"sample.n": ATTEMPTS[1], "sample.pick": "similar"}
+    needs_mutator: bool = False
 
     def search_space(self, parent: Candidate) -> dict[str, Any]:
         low, high = parent.spec.optimize.search_space.temperature or DEFAULT_TEMPERATURE

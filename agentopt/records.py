@@ -1,0 +1,92 @@
+"""Typed values the optimizer's journal and the reports share: what a candidate changed
+(`Component`) and what became of it (`Status`)."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+# The spec parts `optimize.components` lets the optimizer rewrite, and the component kinds in each.
+_EDITS = {"system_prompt": "system_prompt", "skill": "skills", "tool": "tools", "examples": "examples"}
+_NAMED = ("skill", "tool")  # kinds that name one skill or tool: "skill:NAME"
+_KIND = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class Component(str):
+    """What a proposal changed: `system_prompt`, `skill:NAME`, `tool:NAME`, `examples`, or a
+    whole-spec change an operator names itself (`choices`, `merge`).
+
+    A `str` (the journal and JSON keep it as text, and it compares equal to its text), parsed
+    once: `.kind`, `.name`, `.edits`. `Component("skill:refunds").name == "refunds"`."""
+
+    __slots__ = ()
+
+    def __new__(cls, text: str) -> "Component":
+        if isinstance(text, Component):
+            return text
+        kind, sep, name = str(text).partition(":")
+        if not _KIND.fullmatch(kind):
+            raise ValueError(f"component {text!r}: its kind must be lower-case letters, digits and _ (e.g. skill:NAME, system_prompt)")
+        if kind in _NAMED and not name:
+            raise ValueError(f"component {text!r}: a {kind} component names the {kind} ({kind}:NAME)")
+        if sep and kind not in _NAMED:
+            raise ValueError(f"component {text!r}: only {' and '.join(_NAMED)} components carry a name")
+        return super().__new__(cls, text)
+
+    @classmethod
+    def parse(cls, text: str) -> "Component":
+        """The component `text` names; ValueError (one line) when it names none."""
+        return cls(text)
+
+    @classmethod
+    def skill(cls, name: str) -> "Component":
+        return cls(f"skill:{name}")
+
+    @classmethod
+    def tool(cls, name: str) -> "Component":
+        return cls(f"tool:{name}")
+
+    @property
+    def kind(self) -> str:
+        return self.partition(":")[0]
+
+    @property
+    def name(self) -> str | None:
+        """The skill's or tool's name; None for the other kinds."""
+        return self.partition(":")[2] or None
+
+    @property
+    def edits(self) -> str | None:
+        """The `optimize.components` entry this change belongs to (`skills` for `skill:NAME`);
+        None for a whole-spec change (`choices`, `merge`)."""
+        return _EDITS.get(self.kind)
+
+
+class Status(str, Enum):
+    """What became of a candidate (one decision of the journal). A `str`: JSON keeps its value."""
+
+    BASELINE = "baseline"  # the starting spec: the bar on val
+    ACCEPTED = "accepted"  # beat the best val score: joins the pool
+    REJECTED = "rejected"  # passed the screen, not better on val
+    SCREENED_OUT = "screened_out"  # not better than its parent on the train minibatch
+    INVALID = "invalid"  # the operator had nothing to propose
+    DUPLICATE = "duplicate"  # the same spec as an earlier candidate: not played again
+    ERROR = "error"  # the operator failed (e.g. the mutator's provider)
+    SKIPPED = "skipped"  # the parent is perfect on the minibatch: nothing to learn from
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def played(self) -> bool:
+        """Its spec was played (the baseline, and every child that was screened at least)."""
+        return self in PLAYED
+
+    @property
+    def idle(self) -> bool:
+        """The iteration produced nothing to evaluate."""
+        return self in IDLE
+
+
+PLAYED = frozenset({Status.BASELINE, Status.SCREENED_OUT, Status.REJECTED, Status.ACCEPTED})
+IDLE = frozenset({Status.INVALID, Status.DUPLICATE, Status.ERROR, Status.SKIPPED})
