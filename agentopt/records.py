@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 
 # The spec parts `optimize.components` lets the optimizer rewrite, and the component kinds in each.
 _EDITS = {"system_prompt": "system_prompt", "skill": "skills", "tool": "tools", "examples": "examples"}
@@ -21,7 +21,7 @@ class Component(str):
 
     __slots__ = ()
 
-    def __new__(cls, text: str) -> "Component":
+    def __new__(cls, text: str) -> Component:
         if isinstance(text, Component):
             return text
         kind, sep, name = str(text).partition(":")
@@ -34,16 +34,16 @@ class Component(str):
         return super().__new__(cls, text)
 
     @classmethod
-    def parse(cls, text: str) -> "Component":
+    def parse(cls, text: str) -> Component:
         """The component `text` names; ValueError (one line) when it names none."""
         return cls(text)
 
     @classmethod
-    def skill(cls, name: str) -> "Component":
+    def skill(cls, name: str) -> Component:
         return cls(f"skill:{name}")
 
     @classmethod
-    def tool(cls, name: str) -> "Component":
+    def tool(cls, name: str) -> Component:
         return cls(f"tool:{name}")
 
     @property
@@ -62,7 +62,7 @@ class Component(str):
         return _EDITS.get(self.kind)
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """What became of a candidate (one decision of the journal). A `str`: JSON keeps its value."""
 
     BASELINE = "baseline"  # the starting spec: the bar on val
@@ -73,9 +73,6 @@ class Status(str, Enum):
     DUPLICATE = "duplicate"  # the same spec as an earlier candidate: not played again
     ERROR = "error"  # the operator failed (e.g. the mutator's provider)
     SKIPPED = "skipped"  # the parent is perfect on the minibatch: nothing to learn from
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def played(self) -> bool:

@@ -108,7 +108,7 @@ class Registry(Generic[T]):
             raise UsageError(one_line(f"{origin}: not a {self.what}: {problem}"))
 
     def _put(self, items: dict[str, T], item: T, origin: str) -> None:
-        name = getattr(item, "name")
+        name = item.name  # type: ignore[attr-defined]  # checked by `problem`
         if name in items:
             first = self._origins.get(name, "agentopt")
             raise UsageError(one_line(f"{origin}: a {self.what} named {name!r} is already registered by {first}; rename it"))

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from agentopt.errors import ProviderError
 from agentopt.models.types import ChatRequest, ChatResponse, ModelToolCall
@@ -41,7 +41,7 @@ def call(name: str, **arguments: Any) -> ToolCallAnswer:
     return ToolCallAnswer(((name, arguments),))
 
 
-Answer = Union[str, ChatResponse, ToolCallAnswer, None]
+Answer = str | ChatResponse | ToolCallAnswer | None
 
 
 def last_user(request: ChatRequest) -> str:
