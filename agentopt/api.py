@@ -242,7 +242,7 @@ def new_run_folder(
     snapshot_inputs(run, agent, rubric, spec)
     save_spec(spec, run.path / "candidates" / "c0")
     agent_file = str(Path(agent).resolve()) if not isinstance(agent, AgentSpec) else spec.source
-    run.write_json(RUN_OPTIONS, {"agent_file": agent_file, **saved_options(env, config)})
+    run.write_json(RUN_OPTIONS, {"agent_file": agent_file, "run_id": run.path.name, **saved_options(env, config)})
     return run
 
 
@@ -343,13 +343,14 @@ class RunSetup:
     env: str
     resumed: bool = False
     retry_errors: bool = False
+    run_id: str | None = None  # from run_options.json: names the Optuna study (default: the folder's name)
 
     def optimizer(self, display: Any = None, model: ChatModel | None = None, extra_operators: dict[str, Any] | None = None) -> Any:
         from agentopt.optimizer.loop import Optimizer
 
         return Optimizer(
             self.spec, self.rubric, self.target, self.run, self.config, display, retry_errors=self.retry_errors,
-            model=model, extra_operators=extra_operators,
+            model=model, extra_operators=extra_operators, run_id=self.run_id,
         )
 
     def play(self, optimizer: Any) -> Any:
@@ -389,11 +390,25 @@ def prepare_run(
     rules = _rubric(rubric)
     if config.eval.tasks_file:
         load_tasks_file(config.eval.tasks_file)  # its mistakes are FILE:LINE lines, exit 2, before any run folder
+    if config.storage:
+        from agentopt.storage_url import check_storage
+
+        check_storage(config.storage)  # a bad URL, a missing driver, a wrong password: one line now, before any episode
     target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image)  # --sandbox is per invocation, not saved for --resume
     if resume is None:
         run = new_run_folder(held, runs_dir, spec, agent, rubric, env, config)
     agent_file = spec.source if isinstance(agent, AgentSpec) else str(agent)
-    return RunSetup(spec, rules, target, run, config, agent_file, env, resumed=resume is not None, retry_errors=retry_errors)
+    run_id = _saved_run_id(run)
+    return RunSetup(spec, rules, target, run, config, agent_file, env, resumed=resume is not None, retry_errors=retry_errors, run_id=run_id)
+
+
+def _saved_run_id(run: RunFolder) -> str:
+    """The run id run_options.json keeps (a run folder copied or renamed keeps its study); older runs: the folder's name."""
+    try:
+        saved = json.loads((run.path / RUN_OPTIONS).read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    return saved if isinstance(saved, str) and saved else run.path.name
 
 
 def resume_options(run: RunFolder, budget: Any, env: str | None = None, storage: str | None = None) -> tuple[Any, str]:

@@ -141,7 +141,9 @@ class Optimizer:
     def __init__(
         self, spec: AgentSpec, rubric: Rubric, env: EnvTarget, run: RunFolder, config: RunConfig, display: Display | None = None,
         retry_errors: bool = False, model: ChatModel | None = None, extra_operators: dict[str, Operator] | None = None,
+        run_id: str | None = None,
     ):
+        self.run_id = run_id or run.path.name  # names the Optuna study: the run's, whichever folder or machine plays it
         self.model = model  # a caller's chat model instead of agentopt's client (agentopt.optimize(model=...))
         self.extra_operators = dict(extra_operators or {})  # a caller's operators, by name; a built-in's name replaces it
         self.baseline = Candidate(id="c0", spec=spec)
@@ -532,8 +534,13 @@ class Optimizer:
         if not hasattr(self, "_study"):
             storage = self.config.storage or f"sqlite:///{(self.run.path / 'study.db').resolve()}"
             told = {d["trial"]: d.get("objective") for d in self.journal.decisions if d.get("trial") is not None}
-            self._study = OperatorStudy(storage, f"agentopt-{self.run.path.name}", self.config.seed, told, first=self._first_trials())
+            self._study = OperatorStudy(storage, study_name(self.run_id), self.config.seed, told, first=self._first_trials())
         return self._study
+
+
+def study_name(run_id: str) -> str:
+    """The Optuna study of a run: named by the run id, so every worker of the run shares it."""
+    return f"agentopt-{run_id}"
 
 
 def _avg(scores: dict[str, float] | None) -> float | None:

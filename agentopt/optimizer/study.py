@@ -14,6 +14,8 @@ its number, not on how many processes it took to get there.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,45 @@ class Ask:
     params: dict[str, Any]
 
 
+# pg_advisory_lock key held while the Optuna schema and a study are created (any constant: "agentopt" in ASCII)
+SCHEMA_LOCK = 0x6167656E746F7074
+
+
+def _rdb(storage: str) -> Any:
+    """Optuna's RDB storage for a URL (postgresql:// means psycopg 3, see agentopt.storage_url)."""
+    import optuna
+
+    from agentopt.storage_url import is_postgres, normalize
+
+    url = normalize(storage)
+    engine_kwargs = {"pool_pre_ping": True, **({"connect_args": {"connect_timeout": 10}} if is_postgres(url) else {})}
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+
+
+@contextmanager
+def schema_lock(storage: str) -> Iterator[None]:
+    """Serialize schema creation between processes: a PostgreSQL advisory lock (Optuna's
+    `CREATE TYPE studydirection` otherwise races: UniqueViolation in the second worker); SQLite
+    serializes its writers itself."""
+    from agentopt.storage_url import is_postgres, make_engine
+
+    if not is_postgres(storage):
+        yield
+        return
+    import sqlalchemy
+
+    engine = make_engine(storage, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK})
+    finally:
+        engine.dispose()
+
+
 class OperatorStudy:
     def __init__(self, storage: str, study_name: str, seed: int, told: dict[int, float | None] | None = None,
                  first: list[dict[str, Any]] | None = None):
@@ -42,12 +83,15 @@ class OperatorStudy:
         self.storage = storage
         self.study_name = study_name
         self.seed = seed
-        self.study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize", load_if_exists=True)
-        self.study.set_user_attr("objective", OBJECTIVE)
-        if not self.study.trials:
-            for params in first or ():
-                self.study.enqueue_trial(params)
-        self._close_interrupted(told or {})
+        with schema_lock(storage):  # workers starting together: one creates the schema and the study, the others load it
+            self.study = optuna.create_study(storage=_rdb(storage), study_name=study_name, direction="maximize", load_if_exists=True)
+            if self.study.user_attrs.get("objective") != OBJECTIVE:
+                self.study.set_user_attr("objective", OBJECTIVE)
+            if not self.study.trials:
+                for params in first or ():
+                    self.study.enqueue_trial(params)
+        if told is not None:  # None: shared by live workers, whose running trials are not this process's to close
+            self._close_interrupted(told)
 
     def _close_interrupted(self, told: dict[int, float | None]) -> None:
         """Trials a kill left RUNNING: told now when the journal has their outcome, else
