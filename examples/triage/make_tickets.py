@@ -3,6 +3,10 @@
 Each ticket: the customer's message, the team it belongs to (category) and how urgent it
 is (priority). Priority rules: high = money taken wrongly, a security problem or a
 complete outage; low = a question or a request with no harm yet; medium = the rest.
+
+Each template gives two tickets (other order numbers, amounts, greetings), and both go to
+the same split: a val or test ticket never repeats a train ticket, so what a demonstration
+shows cannot carry a held-out answer across (`agentopt run` checks this: overlap.json).
 """
 
 import json
@@ -74,25 +78,30 @@ TEMPLATES = {
     ],
 }
 COMPANIES = ["Acme Ltd", "Nordwind GmbH", "Blue Harbor Inc", "Kite & Co"]
+OPENERS = ["", "Hi, ", "Hello support, ", "Good morning. "]
+CLOSERS = ["", " Thanks.", " Thank you!", " Regards, Sam"]
 
 
 def main() -> None:
     rng = random.Random(7)
+    templates = [(label, text) for label, texts in TEMPLATES.items() for text in texts]
+    rng.shuffle(templates)
     tickets = []
-    for (category, priority), texts in TEMPLATES.items():
-        for text in texts:
-            for _ in range(2):
-                message = text.format(
-                    order=f"A{rng.randint(10000, 99999)}",
-                    amount=f"${rng.randint(12, 480)}.{rng.randint(0, 99):02d}",
-                    company=rng.choice(COMPANIES),
-                )
-                tickets.append({"input": message, "expected": {"category": category, "priority": priority}})
-    rng.shuffle(tickets)
-    out = []
-    for number, ticket in enumerate(tickets, start=1):
+    for number, ((category, priority), text) in enumerate(templates, start=1):
         split = "train" if number % 5 in (1, 2, 3) else ("val" if number % 5 == 4 else "test")
-        out.append({"id": f"t{number:03d}", "split": split, **ticket})
+        for copy in range(2):
+            message = text.format(
+                order=f"A{rng.randint(10000, 99999)}",
+                amount=f"${rng.randint(12, 480)}.{rng.randint(0, 99):02d}",
+                company=rng.choice(COMPANIES),
+            )
+            if copy:
+                opener = rng.choice(OPENERS[1:])
+                keep_capital = opener.endswith(". ") or message.split()[0] in ("I", "I'm")
+                message = f"{opener}{message if keep_capital else message[0].lower() + message[1:]}{rng.choice(CLOSERS)}"
+            tickets.append({"split": split, "input": message, "expected": {"category": category, "priority": priority}})
+    rng.shuffle(tickets)
+    out = [{"id": f"t{number:03d}", **ticket} for number, ticket in enumerate(tickets, start=1)]
     path = Path(__file__).with_name("tickets.jsonl")
     path.write_text("".join(json.dumps(t) + "\n" for t in out), encoding="utf-8")
     print(f"wrote {len(out)} tickets to {path}")
