@@ -177,6 +177,7 @@ def run_command(
     repeat: int | None = typer.Option(None, min=1, help="Play each task this many times, each with its own seed (default 1)."),
     tasks: Path | None = typer.Option(None, "--tasks", help="A JSONL or YAML file of reset arguments per split (docs/environments.md)."),
     storage: str | None = typer.Option(None, help="Optuna storage URL shared by several workers (default: the run folder's study.db)."),
+    curriculum: bool = typer.Option(False, "--curriculum", help="Draw minibatches weighted towards train tasks the accepted candidates solve sometimes; report per-task solve rates (docs/learning-loop.md)."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="With --resume: play again the episodes that hit an infrastructure error (the rest is reused)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
     sandbox: str | None = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
@@ -205,7 +206,7 @@ def run_command(
             budget=Budget(max_rollouts=max_rollouts, max_cost=max_cost, max_time_s=max_time, max_candidates=max_candidates),
             minibatch=minibatch, min_delta=min_delta, significance=significance, seed=seed, mutator_model=mutator,
             operators=tuple(o.strip() for o in operators.split(",") if o.strip()) if operators else (),
-            val_episodes=val_episodes, test_episodes=test_episodes, storage=storage,
+            val_episodes=val_episodes, test_episodes=test_episodes, storage=storage, curriculum=curriculum,
             eval=EvalConfig(concurrency=concurrency, seed=seed, repeat=repeat or 1, tasks_file=str(tasks.resolve()) if tasks else None),
         )
         code = run_optimize(

@@ -113,6 +113,10 @@ def _optimize(
     if line := truncation_line(summary["truncation"]):
         console.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True)
     console.print(f"stopped: {result.stopped}", markup=False, soft_wrap=True)  # one line, however long
+    if config.curriculum:
+        from agentopt.optimizer.curriculum import report
+
+        console.print(report(run), markup=False, soft_wrap=True)
     console.print(f"[bold]{headline(summary)}[/bold]")
     console.print(f"winner: {run.path / 'best' / 'agent.yaml'} · skill: {run.path / 'best' / 'best_skill.md'} · report: {run.path / 'report.html'}")
     return 0

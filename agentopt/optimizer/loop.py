@@ -32,6 +32,7 @@ from agentopt.episode_record import Episode
 from agentopt.errors import AgentoptError, InfraError, UsageError
 from agentopt.evaluation import EvalConfig, Evaluator
 from agentopt.models.types import ChatModel
+from agentopt.optimizer import curriculum
 from agentopt.optimizer.accept import decide
 from agentopt.optimizer.account import nothing_to_learn
 from agentopt.optimizer.artifacts import load_candidate_spec, save_spec
@@ -67,6 +68,7 @@ class RunConfig:
     val_episodes: int | None = None  # use only the first N val tasks
     test_episodes: int | None = None  # use only the first N test tasks
     run_test: bool = True
+    curriculum: bool = False  # weight minibatches towards train tasks solved sometimes (optimizer/curriculum.py)
     storage: str | None = None  # Optuna storage URL; default: sqlite in the run folder
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -374,6 +376,8 @@ class Optimizer:
         """Iteration i's rng, parent and minibatch: the same every time they are asked for."""
         rng = _iteration_rng(self.config.seed, iteration)
         parent = self.candidates[select_parent({c: self.val_scores[c] for c in self.pool}, rng)]
+        if self.config.curriculum:
+            return rng, parent, curriculum.minibatch(rng, self.run.path, self.journal.decisions, train, batch)
         return rng, parent, rng.sample(train, batch)
 
     async def _iteration(self, iteration: int, train: list[TaskRef], val: list[TaskRef], batch: int) -> None:
