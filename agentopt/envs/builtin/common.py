@@ -45,8 +45,10 @@ class TaskEnvironment(MCPEnvironment):
 
     SUPPORTS_CONCURRENT_SESSIONS = True
 
-    def __init__(self, mcp_server: Any, tasks: dict[str, list[dict[str, Any]]]):
+    def __init__(self, mcp_server: Any, tasks: dict[str, list[dict[str, Any]]], rubric: Any = None):
         super().__init__(mcp_server)
+        # An OpenEnv rubric that replaces the environment's reward (agentopt.openenv.rubric: a YAML rubric)
+        self.rubric = rubric
         self._tasks = tasks
         self._task: dict[str, Any] | None = None
         self._state = TaskState(episode_id=None, step_count=0)
@@ -89,6 +91,9 @@ class TaskEnvironment(MCPEnvironment):
         self._state = TaskState(
             episode_id=episode_id or uuid.uuid4().hex, step_count=0, task_id=str(task.get("id", index)), split=split
         )
+        if self.rubric is not None:
+            self._reset_rubric()
+            self.rubric.task = task  # what the rubric's checks read as `task` and `expected`
         prompt, context = self.start_task(task)
         return TaskObservation(prompt=prompt, context=context, done=False, reward=None)
 
@@ -119,10 +124,23 @@ class TaskEnvironment(MCPEnvironment):
         return observation
 
     def step(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
-        return self._finish_step(action, super().step(action, timeout_s=timeout_s, **kwargs))
+        observation = self._finish_step(action, super().step(action, timeout_s=timeout_s, **kwargs))
+        if self.rubric is not None and isinstance(action, CallToolAction):
+            return self._rewarded(self._apply_rubric(action, observation), observation)
+        return observation
 
     async def step_async(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
-        return self._finish_step(action, await super().step_async(action, timeout_s=timeout_s, **kwargs))
+        observation = self._finish_step(action, await super().step_async(action, timeout_s=timeout_s, **kwargs))
+        if self.rubric is not None and isinstance(action, CallToolAction):
+            return self._rewarded(await self._apply_rubric_async(action, observation), observation)
+        return observation
+
+    def _rewarded(self, reward: float, observation: Observation) -> Observation:
+        """The rubric's reward replaces the environment's; at the end, its criteria go in the metadata."""
+        observation.reward = reward
+        if observation.done and hasattr(self.rubric, "summary"):
+            observation.metadata = {**(observation.metadata or {}), "rubric": self.rubric.summary()}
+        return observation
 
     def _step_impl(self, action: Action, timeout_s: float | None = None, **kwargs: Any) -> Observation:
         return Observation(

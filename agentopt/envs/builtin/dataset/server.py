@@ -44,9 +44,9 @@ class SubmitTool(Tool):
 
 
 class DatasetEnvironment(TaskEnvironment):
-    def __init__(self, tasks: dict[str, list[dict[str, Any]]], schema: dict[str, Any]):
+    def __init__(self, tasks: dict[str, list[dict[str, Any]]], schema: dict[str, Any], rubric: Any = None):
         mcp = FastMCP("dataset")
-        super().__init__(mcp, tasks)
+        super().__init__(mcp, tasks, rubric)
         submit = SubmitTool(name="submit", description=SUBMIT_DESCRIPTION, parameters=schema)
         submit._env = self
         mcp.add_tool(submit)
@@ -56,10 +56,18 @@ class DatasetEnvironment(TaskEnvironment):
         return str(task["input"]), context
 
 
-def build_app(path: str | None = None, **_: Any) -> Any:
+def build_app(path: str | None = None, rubric: str | None = None, **_: Any) -> Any:
+    """`rubric`: a YAML rubric whose score becomes the reward (agentopt.openenv.rubric), one per session."""
     if not path:
         raise ValueError("the dataset environment needs a JSONL file: --env dataset:PATH")
     data_path = Path(path)
     tasks = load_dataset(data_path)
     schema = load_schema(data_path)
-    return make_app(lambda: DatasetEnvironment(tasks, schema), "dataset")
+    if rubric is None:
+        return make_app(lambda: DatasetEnvironment(tasks, schema), "dataset")
+    from agentopt.openenv import rubric as openenv_rubric
+    from agentopt.spec.load import load_rubric
+
+    spec = load_rubric(rubric)  # a bad file stops the server here, not at the first episode
+    openenv_rubric(spec)
+    return make_app(lambda: DatasetEnvironment(tasks, schema, openenv_rubric(spec)), "dataset")
