@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 env_app = typer.Typer(help="Run the built-in OpenEnv environments.", no_args_is_help=True)
 app.add_typer(env_app, name="env")
+tasks_app = typer.Typer(help="Build task files for environments.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
 
 
 def _print_version(value: bool) -> None:
@@ -269,6 +271,22 @@ def export_command(
 
     try:
         code = run_export(run, fmt, out, min_score, candidates, tokenize)
+    except AgentoptError as error:
+        _fail(error)
+    raise typer.Exit(code)
+
+
+@tasks_app.command("from-traces")
+def tasks_from_traces(
+    files: list[Path] = typer.Argument(..., help="Chat-completions logs (JSONL) and/or OpenTelemetry GenAI spans (JSON)."),
+    out: Path = typer.Option(..., "--out", help="The dataset environment file to write (use it as --env dataset:FILE)."),
+    rubric_out: Path | None = typer.Option(None, "--rubric-out", help="Where the draft rubric goes (default: beside --out, NAME.rubric.yaml)."),
+) -> None:
+    """One task per captured user request: redacted, deduplicated, labelled where a human said (docs/learning-loop.md)."""
+    from agentopt.commands.tasks import run_from_traces
+
+    try:
+        code = run_from_traces(files, out, rubric_out)
     except AgentoptError as error:
         _fail(error)
     raise typer.Exit(code)

@@ -21,7 +21,15 @@ from urllib.parse import unquote
 from agentopt.errors import AgentoptError, ValidationError
 
 SECRET_NAME = re.compile(r"(API_KEY|_TOKEN|SECRET|PASSWORD|^AZURE_|^OPENAI_|^ANTHROPIC_)", re.I)
-KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{20,}|hf_[A-Za-z0-9]{20,})")
+KEY_SHAPES = re.compile(
+    r"\b(sk-[A-Za-z0-9_\-]{8,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{20,}|hf_[A-Za-z0-9]{20,}"
+    r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,})"
+)
+# Personal data in text users wrote (tasks harvested from production logs): e-mail addresses, and
+# phone numbers (an optional +, then 9 to 15 digits with spaces, dots, dashes or brackets between;
+# shorter digit runs such as order numbers and dates are left alone).
+EMAIL = re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b")
+PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s.\-()]{0,2}\d){8,14}(?!\w)")
 
 HIDDEN = "***"
 # A query parameter whose value is a secret, by its name: token, access_token, api_key, apikey,
@@ -41,6 +49,17 @@ def redact(text: str) -> str:
     for value in secret_values():
         text = text.replace(value, "[REDACTED]")
     return redact_urls(KEY_SHAPES.sub("[REDACTED]", text))
+
+
+def redact_personal(text: str) -> tuple[str, dict[str, int]]:
+    """`text` with e-mail addresses, phone numbers and API keys (`redact`) replaced by
+    `[EMAIL]`, `[PHONE]` and `[REDACTED]`, and how many of each it replaced."""
+    counts = {"emails": 0, "phones": 0, "keys": 0}
+    keyed = redact(text)
+    counts["keys"] = keyed.count("[REDACTED]") - text.count("[REDACTED]")
+    text, counts["emails"] = EMAIL.subn("[EMAIL]", keyed)
+    text, counts["phones"] = PHONE.subn("[PHONE]", text)
+    return text, counts
 
 
 def redact_url(url: str | None) -> str | None:

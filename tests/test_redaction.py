@@ -140,3 +140,14 @@ def test_an_unreachable_url_with_credentials_fails_in_one_line_without_them(tmp_
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "http://***@127.0.0.1:" in lines[0], result.stderr
     assert_no_secret(tmp_path, result.stdout, result.stderr)
+
+
+def test_personal_data_in_harvested_text_is_replaced_and_counted():
+    from agentopt.redact import redact_personal
+
+    text = ("Mail jo.doe@example.co.uk or call +44 20 7946 0958 / (415) 555-0132; token ghp_abcdefghijklmnopqrstuvwxyz12, "
+            "key sk-abcdefghijklmnop1234. Order A47959 of 2026-12-01, 3 items, ticket 1234567.")
+    clean, counts = redact_personal(text)
+    assert clean == ("Mail [EMAIL] or call [PHONE] / [PHONE]; token [REDACTED], key [REDACTED]. "
+                     "Order A47959 of 2026-12-01, 3 items, ticket 1234567.")  # short numbers and dates stay
+    assert counts == {"emails": 1, "phones": 2, "keys": 2}

@@ -107,8 +107,8 @@ class TaskEnvironment(MCPEnvironment):
             raise RuntimeError("call reset before using a tool")
         return self._task
 
-    def finish(self, reward: float) -> None:
-        self._reward = float(reward)
+    def finish(self, reward: float | None) -> None:
+        self._reward = None if reward is None else float(reward)
         self._state.finished = True
 
     @property

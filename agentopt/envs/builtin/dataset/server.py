@@ -5,6 +5,7 @@ field becomes a prompt variable. The agent answers by calling the one tool, `sub
 whose parameters are the answer schema: `<dataset>.schema.json` beside the file when it
 exists, else `{"answer": string}`. The reward is the share of expected fields the answer
 gets right (strings compared trimmed and case-insensitively); the rubric scores the rest.
+A record without `expected` gives no reward.
 
 Records without a `split` are assigned one by a stable hash of their id (60/20/20), so a
 split never changes when records are added.
@@ -38,7 +39,9 @@ class SubmitTool(Tool):
 
     async def run(self, arguments: dict[str, Any]) -> ToolResult:
         env = self._env
-        reward = answer_reward(arguments, env.task.get("expected"))
+        # A task without `expected` (e.g. an unlabelled one harvested from production) has nothing
+        # to compare: no reward, so a rubric's env_reward criterion does not apply to it.
+        reward = answer_reward(arguments, env.task["expected"]) if "expected" in env.task else None
         env.finish(reward)
         return ToolResult(content="Answer received.", structured_content={"received": True})
 
