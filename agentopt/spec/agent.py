@@ -1,102 +1,246 @@
 """AgentSpec: the agent a team writes in agents/*.yaml.
 
-The dataclasses below are the loaded, validated form. Loading (with file:line:col
-errors) lives in `agentopt.spec.load`.
+These pydantic dataclasses are the one definition of the format: `agentopt.spec.load` validates
+files with them (errors located as file:line:col) and `agentopt schema agent` prints the JSON
+Schema generated from them. What a file writes differently from the Python form is converted on
+the way in: `tools` is a mapping by tool name, a search range is `{low, high}`, and `skills` are
+file paths the loader reads into `Skill`s.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import Field, TypeAdapter, ValidationError, ValidationInfo, WrapValidator, model_validator
+from pydantic.dataclasses import dataclass
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from agentopt.spec.fields import (
+    CONFIG,
+    UNIQUE,
+    UNIQUE_SCHEMA,
+    Bool,
+    CountInt,
+    Fraction,
+    Int,
+    Name,
+    Number,
+    PositiveInt,
+    Text,
+)
 
 LOCAL_MODEL = "local"  # the embedded model, served on loopback, no API key
-TOOL_MODES = ("auto", "native", "structured")
-SKILL_MODES = ("inline", "on_demand")
-EXAMPLE_PICKS = ("first", "similar")
-COMPONENTS = ("system_prompt", "skills", "tools", "examples")
+ToolMode = Literal["auto", "native", "structured"]
+SkillMode = Literal["inline", "on_demand"]
+ExamplePick = Literal["first", "similar"]
+Component = Literal["system_prompt", "skills", "tools", "examples"]
+TOOL_MODES: tuple[str, ...] = get_args(ToolMode)
+SKILL_MODES: tuple[str, ...] = get_args(SkillMode)
+EXAMPLE_PICKS: tuple[str, ...] = get_args(ExamplePick)
+COMPONENTS: tuple[str, ...] = get_args(Component)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class ModelParams:
-    temperature: float = 0.0
-    max_tokens: int = 512  # per model call
-    seed: int | None = 0
-    top_p: float | None = None
-    api_base: str | None = None  # any OpenAI-compatible URL (vLLM, a gateway, ...)
-    timeout_s: float = 120.0  # per model call
+    """Sampling and connection settings for every model call."""
+
+    temperature: Number = Field(0.0, ge=0, le=2, description="Sampling temperature, 0 to 2.")
+    max_tokens: Int = Field(512, ge=1, description="Most tokens the model may write per call.")
+    seed: Int | None = Field(0, description="Sampling seed; null for none.")
+    top_p: Fraction | None = Field(None, description="Nucleus sampling, 0 to 1; null for the provider default.")
+    api_base: Text | None = Field(None, description="URL of an OpenAI-compatible server (vLLM, a gateway, ...); "
+                                                    "null for the provider's own.")
+    timeout_s: Number = Field(120.0, gt=0, description="Seconds to wait for one model call.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class Skill:
-    """A named markdown procedure the harness offers to the model."""
+    """A named markdown procedure the harness offers to the model (read from a skill file)."""
 
-    name: str
+    name: str  # from the file's front matter
     description: str  # one line, from the file's front matter
     body: str  # the markdown after the front matter
     path: str  # as written in the spec (relative to the spec file)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class ToolOverride:
     """What the agent sees of one environment tool: a description replacing the env's own, or
     nothing at all (`hidden`: not offered, and a call to it is refused as an unknown tool)."""
 
-    name: str
-    description: str | None = None  # None: the environment's own
-    hidden: bool = False
+    name: SkipJsonSchema[str] = Field(description="The tool's name (the key in `tools`).")
+    description: Text | None = Field(None, description="What the tool does, as the agent sees it.")
+    hidden: Bool = Field(False, description="true: the agent is not offered this tool, and a call to it is refused.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class Example:
     """A few-shot example: an input and the answer the agent should give."""
 
-    input: str
-    output: Any  # a string, or a mapping rendered as JSON
+    input: Text = Field(description="The task input.")
+    output: Text | dict[str, Any] = Field(description="The answer the agent should give: text or a mapping "
+                                                      "(rendered as JSON).")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class LoopSettings:
-    max_turns: int = 8  # model turns per episode
-    max_tokens: int | None = None  # total tokens per episode; None = no limit
-    tool_mode: str = "auto"  # auto: structured for the local model, native otherwise
-    final_answer: bool = True  # the agent may end with a text answer instead of a tool call
-    skills: str = "inline"  # inline: bodies in the system prompt; on_demand: a load_skill tool
-    example_pick: str = "first"  # first: examples in order; similar: those most like the task input
-    examples_shown: int | None = None  # how many examples a prompt shows; None = all
-    max_observation_chars: int | None = 20_000  # longest tool result the model sees and the trace keeps; None = no cap
-    observation_template: str | None = None  # Jinja2 over an observation's fields: what the agent reads of it; None = its fields as lines
+    """How the harness runs an episode."""
+
+    max_turns: Int = Field(8, ge=1, description="Most model turns per episode.")
+    max_tokens: PositiveInt | None = Field(None, description="Most tokens per episode, all calls together; "
+                                                           "null for no limit.")
+    tool_mode: ToolMode = Field("auto", description="auto: structured JSON for the local model, native tool calls "
+                                                    "otherwise.")
+    final_answer: Bool = Field(True, description="Whether the agent may end with a text answer instead of a "
+                                                 "tool call.")
+    skills: SkillMode = Field("inline", description="inline: skill bodies in the system prompt; on_demand: a "
+                                                    "load_skill tool.")
+    example_pick: ExamplePick = Field("first", description="first: show the examples in order; similar: show those "
+                                      "most like the task's input (TF-IDF), most similar first.")
+    examples_shown: CountInt | None = Field(None, description="How many examples a prompt shows; null for all.")
+    max_observation_chars: PositiveInt | None = Field(20_000, description=(
+        "Longest tool result, in characters, the model sees and the trace keeps; a longer one is cut and ends with "
+        "a note saying so. null for no limit."))
+    observation_template: Text | None = Field(None, description=(
+        "Jinja2 template over an observation's fields (reset and step): what the agent reads of each observation. "
+        "null: its non-empty fields as `field: value` lines."))
 
 
-@dataclass(frozen=True)
+# --- search ranges: {low, high} in a file, a (low, high) tuple in Python ----------------------------
+
+
+def _ordered(low: float, high: float) -> None:
+    if low > high:
+        shown = {key: int(value) if float(value).is_integer() else value for key, value in (("low", low), ("high", high))}
+        raise PydanticCustomError("range_order", "low ({low}) is above high ({high})", shown)
+
+
+@dataclass(frozen=True, config=CONFIG)
+class TemperatureRange:
+    """Temperatures to try (low <= high)."""
+
+    low: Number = Field(ge=0, le=2, description="Lowest value.")
+    high: Number = Field(ge=0, le=2, description="Highest value.")
+
+    @model_validator(mode="after")
+    def _check(self) -> TemperatureRange:
+        _ordered(self.low, self.high)
+        return self
+
+
+@dataclass(frozen=True, config=CONFIG)
+class ExamplesRange:
+    """How many few-shot examples to keep (low <= high)."""
+
+    low: Int = Field(ge=0, description="Lowest value.")
+    high: Int = Field(ge=0, description="Highest value.")
+
+    @model_validator(mode="after")
+    def _check(self) -> ExamplesRange:
+        _ordered(self.low, self.high)
+        return self
+
+
+def _range(kind: type) -> WrapValidator:
+    adapter = TypeAdapter(kind)
+
+    def convert(value: Any, handler: Any, info: ValidationInfo) -> Any:
+        if value is None and (info.context or {}).get("file"):  # None is Python's "no range"; a file leaves it out
+            raise PydanticCustomError("dict_type", "expected a mapping")
+        if isinstance(value, dict):
+            bounds = adapter.validate_python(value)
+            return bounds.low, bounds.high
+        return handler(value)
+
+    return WrapValidator(convert, json_schema_input_type=kind)
+
+
+@dataclass(frozen=True, config=CONFIG)
 class SearchSpace:
     """Discrete and numeric choices the optimizer may search (used by `agentopt run`)."""
 
-    models: tuple[str, ...] = ()
-    temperature: tuple[float, float] | None = None  # (low, high)
-    max_examples: tuple[int, int] | None = None  # (low, high)
-    skills: tuple[str, ...] = ()  # skill names that may be switched on or off
+    models: tuple[Name, ...] = Field((), description="Models to try.")
+    temperature: Annotated[tuple[float, float] | None, _range(TemperatureRange)] = Field(
+        None, description="Temperatures to try, {low, high}, 0 to 2.")
+    max_examples: Annotated[tuple[int, int] | None, _range(ExamplesRange)] = Field(
+        None, description="How many few-shot examples to keep, {low, high}.")
+    skills: tuple[Text, ...] = Field((), description="Names of skills (from `skills`) that may be switched on or off.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=CONFIG)
 class OptimizeSpec:
-    components: tuple[str, ...] = COMPONENTS  # which parts the optimizer may rewrite
-    max_component_tokens: int = 800
-    search_space: SearchSpace = field(default_factory=SearchSpace)
+    """What the optimizer may change (used by `agentopt run`)."""
+
+    components: Annotated[tuple[Component, ...], UNIQUE] = Field(
+        COMPONENTS, json_schema_extra=UNIQUE_SCHEMA, description="Parts of the agent the optimizer may rewrite.")
+    max_component_tokens: Int = Field(800, ge=1, description="Longest a rewritten component may get, in tokens.")
+    search_space: SearchSpace = Field(default_factory=SearchSpace, description="Discrete and numeric choices the "
+                                                                               "optimizer may search.")
 
 
-@dataclass(frozen=True)
+# --- tools and skills: as a file writes them ------------------------------------------------------
+
+
+def _tools_by_name(value: Any, handler: Any) -> Any:
+    """`tools: {NAME: {description, hidden}}` in a file; a tuple of ToolOverride in Python."""
+    if isinstance(value, dict):
+        named = []
+        for name, fields in value.items():
+            if isinstance(fields, dict) and "name" in fields:  # the key is the name: `name:` inside is not a field
+                raise ValidationError.from_exception_data("tools", [InitErrorDetails(
+                    type="extra_forbidden", loc=(name, "name"), input=fields["name"])])
+            named.append({**fields, "name": name} if isinstance(fields, dict) else fields)
+        value = named
+    return handler(value)
+
+
+class SkillNotRead(Exception):
+    """A skill path reached the model unread: only `agentopt.spec.load` turns paths into skills."""
+
+
+def _skill_files(value: Any, handler: Any) -> Any:
+    """`skills: [PATH, ...]` in a file, which the loader has already read into Skills."""
+    if isinstance(value, list):
+        errors = [_skill_item_error(i, item) for i, item in enumerate(value) if not isinstance(item, Skill)]
+        if errors:
+            raise ValidationError.from_exception_data("skills", errors)
+    return handler(value)
+
+
+def _skill_item_error(index: int, item: Any) -> InitErrorDetails:
+    if not isinstance(item, str):
+        return InitErrorDetails(type="string_type", loc=(index,), input=item)
+    if not item:
+        return InitErrorDetails(type="string_too_short", loc=(index,), input=item, ctx={"min_length": 1})
+    return InitErrorDetails(type=PydanticCustomError("skill_not_read", "a skill file is read by agentopt.spec.load"),
+                            loc=(index,), input=item)
+
+
+@dataclass(frozen=True, config=CONFIG)
 class AgentSpec:
-    name: str
-    model: str = LOCAL_MODEL
-    params: ModelParams = field(default_factory=ModelParams)
-    system_prompt: str = ""  # Jinja2 template rendered with the episode's variables
-    system_prompt_file: str | None = None  # set when the prompt came from a file
-    skills: tuple[Skill, ...] = ()
-    tools: tuple[ToolOverride, ...] = ()
-    examples: tuple[Example, ...] = ()
-    loop: LoopSettings = field(default_factory=LoopSettings)
-    optimize: OptimizeSpec = field(default_factory=OptimizeSpec)
-    source: str = ""  # the file it was loaded from
+    """An agent: its model, prompt, skills, tool descriptions and loop settings."""
+
+    name: Name = Field(description="The agent's name.")
+    model: Name = Field(LOCAL_MODEL, description='"local" for the embedded model, or a litellm model string such as '
+                                                 "openai/gpt-4o-mini.")
+    params: ModelParams = Field(default_factory=ModelParams, alias="model_params",
+                                description="Sampling and connection settings for every model call.")
+    system_prompt: Text = Field("", description="System prompt, a Jinja2 template rendered with the episode's "
+                                                "variables. Give this or system_prompt_file.")
+    system_prompt_file: Name | None = Field(None, description="File holding the system prompt (a Jinja2 template), "
+                                                              "relative to this file. Give this or system_prompt.")
+    skills: Annotated[tuple[Skill, ...], WrapValidator(_skill_files, json_schema_input_type=list[Name])] = Field(
+        (), description="Markdown skill files, relative to this file; each starts with front matter giving `name` "
+                        "and a one-line `description`.")
+    tools: Annotated[tuple[ToolOverride, ...], WrapValidator(_tools_by_name, json_schema_input_type=dict[
+        str, ToolOverride])] = Field((), description="Tool descriptions the agent sees, by tool name (override the "
+                                                     "environment's), or `hidden: true`.")
+    examples: tuple[Example, ...] = Field((), description="Few-shot examples shown to the agent.")
+    loop: LoopSettings = Field(default_factory=LoopSettings, description="How the harness runs an episode.")
+    optimize: OptimizeSpec = Field(default_factory=OptimizeSpec, description="What the optimizer may change "
+                                                                             "(used by `agentopt run`).")
+    source: SkipJsonSchema[str] = ""  # the file it was loaded from; not a field of the file
 
     @property
     def is_local(self) -> bool:
@@ -119,3 +263,6 @@ class AgentSpec:
     def hidden_tools(self) -> frozenset[str]:
         """Environment tools the agent never sees nor may call."""
         return frozenset(t.name for t in self.tools if t.hidden)
+
+
+AGENT = TypeAdapter(AgentSpec)

@@ -17,22 +17,15 @@ from typing import Any
 
 import jinja2
 import yaml
+from pydantic import TypeAdapter
+from pydantic import ValidationError as ModelError
 
 from agentopt.errors import Problem, ValidationError, one_line
 from agentopt.scoring import base
+from agentopt.spec import problems as located
 from agentopt.spec import schema as schemas
 from agentopt.spec import yaml_source
-from agentopt.spec.agent import (
-    LOCAL_MODEL,
-    AgentSpec,
-    Example,
-    LoopSettings,
-    ModelParams,
-    OptimizeSpec,
-    SearchSpace,
-    Skill,
-    ToolOverride,
-)
+from agentopt.spec.agent import AGENT, LOCAL_MODEL, AgentSpec, Skill
 from agentopt.spec.rubric import Criterion, Rubric
 from agentopt.spec.yaml_source import Source
 
@@ -152,18 +145,20 @@ def _list(data: dict[str, Any], key: str) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _make(cls: type, values: dict[str, Any]) -> Any:
-    """A settings dataclass from schema-valid values, turning YAML ints into floats where declared."""
-    kwargs = {}
-    for f in fields(cls):
-        if f.name in values:
-            value = values[f.name]
-            if f.type.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            elif f.type.startswith("int") and isinstance(value, float):
-                value = int(value)  # jsonschema accepts 3.0 as an integer
-            kwargs[f.name] = value
-    return cls(**kwargs)
+def _validated(adapter: TypeAdapter[Any], data: Any, source: Source, schema: dict[str, Any]) -> Built:
+    """The model built from `data` as a file writes it (aliases only), or its located problems."""
+    try:
+        return adapter.validate_python(data, by_alias=True, by_name=False, context={"file": source.file}), []
+    except ModelError as error:
+        reported = {problem.field for problem in source.problems}  # e.g. a lone surrogate, already said by the parser
+        return None, [p for p in located.problems(error, source.data, source, schema) if p.field not in reported]
+
+
+INTERNAL = ("source",)  # fields the loader sets, which a file may not
+
+
+def _internal_problems(source: Source, data: dict[str, Any], known: list[str]) -> list[Problem]:
+    return [source.problem(key, located.unknown_field(key, known)) for key in INTERNAL if key in data]
 
 
 def _fields(obj: Any) -> dict[str, Any]:
@@ -196,25 +191,35 @@ def _read_text(path: str, written: str) -> tuple[str | None, str]:
 
 
 def _agent(source: Source) -> Built:
-    problems = _checked(source, schemas.agent_json_schema())
-    if not isinstance(source.data, dict):
-        return None, _finish(source, problems)
+    if source.problems and source.data is None:
+        return None, list(source.problems)  # unreadable or not YAML: nothing more to say
+    problems = list(source.problems)
     data = source.data
-    prompt, prompt_problems = _system_prompt(source, data)
-    skills, skill_problems = _skills(source, _list(data, "skills"))
-    problems += prompt_problems + skill_problems + _search_space(source, data, skills, not skill_problems)
-    problems += _observation_template_problems(source, _mapping(data, "loop").get("observation_template"))
-    problems += _tool_mode_problems(source, data) + _tool_override_problems(source, data)
+    if isinstance(data, dict):
+        prompt, prompt_problems = _system_prompt(source, data)
+        skills, skill_problems = _skills(source, data.get("skills"))
+        problems += prompt_problems + skill_problems
+        problems += _search_space(source, data, [s for s in skills if isinstance(s, Skill)], not skill_problems)
+        problems += _observation_template_problems(source, _mapping(data, "loop").get("observation_template"))
+        problems += _tool_mode_problems(source, data) + _tool_override_problems(source, data)
+        problems += _internal_problems(source, data, list(schemas.agent_json_schema()["properties"]))
+        data = {key: value for key, value in data.items() if key not in INTERNAL} | {"source": source.file}
+        if isinstance(data.get("skills"), list):
+            data["skills"] = skills
+        if "system_prompt" not in data and isinstance(data.get("system_prompt_file"), str):
+            data["system_prompt"] = prompt
+    spec, found = _validated(AGENT, data, source, schemas.agent_json_schema())
+    problems += found
     if problems:
         return None, _finish(source, problems)
-    return _build_agent(source, data, prompt, skills), []
+    return spec, []
 
 
 def _tool_override_problems(source: Source, data: dict[str, Any]) -> list[Problem]:
     """A tool entry must say something: a description, or hidden: true."""
     return [source.problem(f"tools.{name}", "give a description, or hidden: true")
             for name, tool in _mapping(data, "tools").items()
-            if isinstance(tool, dict) and "description" not in tool and tool.get("hidden") is not True]
+            if isinstance(tool, dict) and tool.get("description") is None and tool.get("hidden") is not True]
 
 
 def _tool_mode_problems(source: Source, data: dict[str, Any]) -> list[Problem]:
@@ -271,16 +276,20 @@ def _beside(source: Source, path: str) -> str:
     return os.path.join(os.path.dirname(source.file), path)
 
 
-def _skills(source: Source, paths: list[Any]) -> tuple[list[Skill], list[Problem]]:
-    skills: list[Skill] = []
+def _skills(source: Source, paths: Any) -> tuple[list[Any], list[Problem]]:
+    """The skill files read, in the list's order: a Skill for each path that could be read (a placeholder
+    Skill for one that could not, whose problems are reported), other items as written for the model to refuse."""
+    skills: list[Any] = []
     problems: list[Problem] = []
     first_index: dict[str, int] = {}
-    for i, path in enumerate(paths):
+    for i, path in enumerate(paths if isinstance(paths, list) else []):
         if not isinstance(path, str) or not path:
-            continue  # the schema already said so
+            skills.append(path)  # the model says what is wrong with it
+            continue
         skill, found = _skill(source, f"skills[{i}]", path)
         problems += found
         if skill is None:
+            skills.append(Skill(f"unread skill {i}", "", "", path))
             continue
         if skill.name in first_index:
             message = f"duplicate skill name '{skill.name}' (also in skills[{first_index[skill.name]}])"
@@ -327,57 +336,19 @@ def _plain_name(name: str) -> bool:
 
 
 def _search_space(source: Source, data: dict[str, Any], skills: list[Skill], skills_ok: bool) -> list[Problem]:
+    """Skills the optimizer may switch must be the spec's own."""
     space = _mapping(data, "optimize", "search_space")
-    prefix = "optimize.search_space"
-    problems = []
-    for key in ("temperature", "max_examples"):
-        bounds = _mapping(space, key)
-        low, high = bounds.get("low"), bounds.get("high")
-        if _is_number(low) and _is_number(high) and low > high:
-            problems.append(source.problem(f"{prefix}.{key}", f"low ({low}) is above high ({high})"))
     names = {skill.name for skill in skills}
+    problems = []
     for i, name in enumerate(_list(space, "skills") if skills_ok else []):
         if isinstance(name, str) and name not in names:
-            message = schemas.unknown_field(name, sorted(names), "skill")
-            problems.append(source.problem(f"{prefix}.skills[{i}]", message))
+            message = located.unknown_field(name, sorted(names), "skill")
+            problems.append(source.problem(f"optimize.search_space.skills[{i}]", message))
     return problems
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _build_agent(source: Source, data: dict[str, Any], prompt: str, skills: list[Skill]) -> AgentSpec:
-    optimize = _mapping(data, "optimize")
-    space = _mapping(optimize, "search_space")
-    return AgentSpec(
-        name=data["name"],
-        model=data.get("model", LOCAL_MODEL),
-        params=_make(ModelParams, _mapping(data, "model_params")),
-        system_prompt=prompt,
-        system_prompt_file=data.get("system_prompt_file"),
-        skills=tuple(skills),
-        tools=tuple(ToolOverride(name, tool.get("description"), bool(tool.get("hidden", False)))
-                    for name, tool in _mapping(data, "tools").items()),
-        examples=tuple(Example(ex["input"], ex["output"]) for ex in _list(data, "examples")),
-        loop=_make(LoopSettings, _mapping(data, "loop")),
-        optimize=_make(OptimizeSpec, {
-            **optimize,
-            **({"components": tuple(optimize["components"])} if "components" in optimize else {}),
-            "search_space": SearchSpace(
-                models=tuple(space.get("models", ())),
-                temperature=_bounds(space, "temperature", float),
-                max_examples=_bounds(space, "max_examples", int),
-                skills=tuple(space.get("skills", ())),
-            ),
-        }),
-        source=source.file,
-    )
-
-
-def _bounds(space: dict[str, Any], key: str, kind: type) -> tuple[Any, Any] | None:
-    bounds = space.get(key)
-    return (kind(bounds["low"]), kind(bounds["high"])) if bounds else None
 
 
 # --- Rubrics ---------------------------------------------------------------------------------

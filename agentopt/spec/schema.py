@@ -18,7 +18,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 
 from agentopt.errors import Problem
 from agentopt.scoring import base
-from agentopt.spec.agent import COMPONENTS, EXAMPLE_PICKS, LOCAL_MODEL, SKILL_MODES, TOOL_MODES
+from agentopt.spec.agent import AGENT, LOCAL_MODEL
 from agentopt.spec.yaml_source import Source, join
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -47,93 +47,6 @@ def _range(description: str, kind: str, minimum: float, maximum: float | None = 
 
 def _titled(title: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"$schema": DIALECT, "title": title, **schema}
-
-
-MODEL_PARAMS = _object(
-    "Sampling and connection settings for every model call.",
-    {
-        "temperature": _field("number", "Sampling temperature, 0 to 2.", minimum=0, maximum=2, default=0.0),
-        "max_tokens": _field("integer", "Most tokens the model may write per call.", minimum=1, default=512),
-        "seed": _field(["integer", "null"], "Sampling seed; null for none.", default=0),
-        "top_p": _field(["number", "null"], "Nucleus sampling, 0 to 1; null for the provider default.",
-                        minimum=0, maximum=1, default=None),
-        "api_base": _field(["string", "null"], "URL of an OpenAI-compatible server; null for the provider's own.",
-                           default=None),
-        "timeout_s": _field("number", "Seconds to wait for one model call.", exclusiveMinimum=0, default=120),
-    },
-)
-
-LOOP = _object(
-    "How the harness runs an episode.",
-    {
-        "max_turns": _field("integer", "Most model turns per episode.", minimum=1, default=8),
-        "max_tokens": _field(["integer", "null"], "Most tokens per episode, all calls together; null for no limit.",
-                             minimum=1, default=None),
-        "tool_mode": _field("string", "auto: structured JSON for the local model, native tool calls otherwise.",
-                            enum=list(TOOL_MODES), default="auto"),
-        "final_answer": _field("boolean", "Whether the agent may end with a text answer instead of a tool call.",
-                               default=True),
-        "skills": _field("string", "inline: skill bodies in the system prompt; on_demand: a load_skill tool.",
-                         enum=list(SKILL_MODES), default="inline"),
-        "example_pick": _field("string", "first: show the examples in order; similar: show those most like "
-                               "the task's input (TF-IDF), most similar first.", enum=list(EXAMPLE_PICKS),
-                               default="first"),
-        "examples_shown": _field(["integer", "null"], "How many examples a prompt shows; null for all.",
-                                 minimum=0, default=None),
-        "max_observation_chars": _field(["integer", "null"], "Longest tool result, in characters, the model sees "
-                                        "and the trace keeps; a longer one is cut and ends with a note saying so. "
-                                        "null for no limit.", minimum=1, default=20000),
-        "observation_template": _field(["string", "null"], "Jinja2 template over an observation's fields (reset "
-                                       "and step): what the agent reads of each observation. null: its non-empty "
-                                       "fields as `field: value` lines.", default=None),
-    },
-)
-
-OPTIMIZE = _object(
-    "What the optimizer may change (used by `agentopt run`).",
-    {
-        "components": _field("array", "Parts of the agent the optimizer may rewrite.",
-                             items={"enum": list(COMPONENTS)}, uniqueItems=True, default=list(COMPONENTS)),
-        "max_component_tokens": _field("integer", "Longest a rewritten component may get, in tokens.",
-                                       minimum=1, default=800),
-        "search_space": _object(
-            "Discrete and numeric choices the optimizer may search.",
-            {
-                "models": _field("array", "Models to try.", items={"type": "string"}),
-                "temperature": _range("Temperatures to try", "number", 0, 2),
-                "max_examples": _range("How many few-shot examples to keep", "integer", 0),
-                "skills": _field("array", "Names of skills (from `skills`) that may be switched on or off.",
-                                 items={"type": "string"}),
-            },
-        ),
-    },
-)
-
-AGENT = _object(
-    "An agent: its model, prompt, skills, tool descriptions and loop settings.",
-    {
-        "name": _field("string", "The agent's name.", minLength=1),
-        "model": _field("string", '"local" for the embedded model, or a litellm model string such as '
-                        "openai/gpt-4o-mini.", minLength=1, default=LOCAL_MODEL),
-        "model_params": MODEL_PARAMS,
-        "system_prompt": _field("string", "System prompt, a Jinja2 template. Give this or system_prompt_file."),
-        "system_prompt_file": _field("string", "File holding the system prompt (a Jinja2 template), "
-                                     "relative to this file. Give this or system_prompt.", minLength=1),
-        "skills": _field("array", "Markdown skill files, relative to this file; each starts with front matter "
-                         "giving `name` and a one-line `description`.", items={"type": "string", "minLength": 1}),
-        "tools": _field("object", "Tool descriptions the agent sees, by tool name (override the environment's).",
-                        additionalProperties=_object("One tool.", {
-                            "description": _field("string", "What the tool does, as the agent sees it."),
-                            "hidden": _field("boolean", "true: the agent is not offered this tool, and a call to it is refused.")})),
-        "examples": _field("array", "Few-shot examples shown to the agent.", items=_object("One example.", {
-            "input": _field("string", "The task input."),
-            "output": _field(["string", "object"], "The answer the agent should give: text or a mapping."),
-        }, required=("input", "output"))),
-        "loop": LOOP,
-        "optimize": OPTIMIZE,
-    },
-    required=("name",),
-)
 
 
 def check_schema(name: str, check: base.Check) -> dict[str, Any]:
@@ -189,7 +102,8 @@ def _rubric(check: dict[str, Any]) -> dict[str, Any]:
 
 
 def agent_json_schema() -> dict[str, Any]:
-    return _titled("agentopt agent spec", AGENT)
+    """Generated from the AgentSpec model: what a file may write."""
+    return _titled("agentopt agent spec", AGENT.json_schema(by_alias=True))
 
 
 def rubric_json_schema() -> dict[str, Any]:

@@ -1,0 +1,207 @@
+"""One definition per format: the pydantic models validate files, and the JSON Schema generated from
+them accepts exactly what they accept.
+
+Every shipped file (agents/, rubrics/, examples/, the `agentopt init` templates) must load; then each
+is broken in the ways the schema can express (unknown field, wrong type, missing required field, value
+not in an enum, out of range) and the loader and the generated schema must agree on every one, the
+loader with one `file:line:col: field: message` line naming the field.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from pydantic import ValidationError as ModelError
+
+from agentopt.commands.init import TEMPLATES, planned
+from agentopt.spec import yaml_source
+from agentopt.spec.agent import AgentSpec, LoopSettings, ToolOverride
+from agentopt.spec.load import load_agent, validate_file
+from agentopt.spec.schema import agent_json_schema
+
+REPO = Path(__file__).resolve().parents[2]
+LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<field>[\w.\[\]]+): (?P<message>.+)$")
+
+
+def shipped(tmp: Path) -> dict[str, list[Path]]:
+    """Every agent spec (and, as the formats move over, every other file) the project ships, by kind."""
+    files: dict[str, list[Path]] = {"agent": []}
+    files["agent"] += sorted((REPO / "agents").glob("*.yaml"))
+    files["agent"] += [p for p in sorted((REPO / "examples").rglob("*.yaml")) if "criteria" not in p.read_text()]
+    for template in TEMPLATES:
+        for path, text in planned(template, tmp / template).items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            if path.parent.name == "agents":
+                files["agent"].append(path)
+    return files
+
+
+SCHEMAS = {"agent": agent_json_schema}
+
+
+def schema_accepts(kind: str, path: Path) -> bool:
+    data = yaml_source.read(str(path)).data
+    return Draft202012Validator(SCHEMAS[kind]()).is_valid(data)
+
+
+def test_every_shipped_file_validates_and_the_schema_accepts_it(tmp_path: Path):
+    files = shipped(tmp_path)
+    assert len(files["agent"]) >= 4
+    for kind, paths in files.items():
+        for path in paths:
+            assert validate_file(str(path)) == [], path
+            assert schema_accepts(kind, path), path
+
+
+# --- the loader and the schema agree, on good files and broken ones -----------------------------
+
+KEEP = object()  # a mutation that deletes the field
+AGENT_BREAKS: list[tuple[str, tuple[Any, ...], Any]] = [  # (what, where, value: KEEP deletes it)
+    ("unknown field", ("colour",), "blue"),
+    ("unknown field", ("model_params", "temprature"), 0.5),
+    ("unknown field", ("loop", "max_turn"), 3),
+    ("unknown field", ("tools", "submit", "descripton"), "x"),
+    ("unknown field", ("optimize", "search_space", "model"), ["local"]),
+    ("unknown field", ("params",), {"temperature": 0.1}),  # the Python name, not the file's
+    ("unknown field", ("source",), "elsewhere.yaml"),  # set by the loader, never by a file
+    ("wrong type", ("name",), 3),
+    ("wrong type", ("model_params", "temperature"), "hot"),
+    ("wrong type", ("model_params", "max_tokens"), "many"),
+    ("wrong type", ("model_params", "seed"), 1.5),
+    ("wrong type", ("model_params", "timeout_s"), True),
+    ("wrong type", ("loop", "final_answer"), "yes"),
+    ("wrong type", ("loop", "max_turns"), [1]),
+    ("wrong type", ("tools",), ["submit"]),
+    ("wrong type", ("tools", "submit"), "just text"),
+    ("wrong type", ("tools", "submit", "hidden"), "no"),
+    ("wrong type", ("examples",), {"input": "a"}),
+    ("wrong type", ("examples",), [{"input": "a", "output": 5}]),
+    ("wrong type", ("skills",), [1]),
+    ("wrong type", ("optimize", "search_space", "temperature"), 0.5),
+    ("wrong type", ("optimize", "search_space", "temperature"), None),
+    ("missing required", ("name",), KEEP),
+    ("missing required", ("examples",), [{"input": "a"}]),
+    ("missing required", ("optimize", "search_space", "max_examples"), {"low": 1}),
+    ("bad enum value", ("loop", "tool_mode"), "fast"),
+    ("bad enum value", ("loop", "skills"), "lazy"),
+    ("bad enum value", ("loop", "example_pick"), "nearest"),
+    ("bad enum value", ("optimize", "components"), ["system_prompt", "memory"]),
+    ("out of range", ("model_params", "temperature"), 2.5),
+    ("out of range", ("model_params", "top_p"), -0.1),
+    ("out of range", ("model_params", "timeout_s"), 0),
+    ("out of range", ("loop", "max_tokens"), 0),
+    ("out of range", ("loop", "examples_shown"), -1),
+    ("out of range", ("optimize", "search_space", "temperature"), {"low": 0, "high": 3}),
+    ("empty", ("name",), ""),
+    ("empty", ("skills",), [""]),
+    ("repeated", ("optimize", "components"), ["tools", "tools"]),
+]
+AGENT_FINE: list[tuple[str, tuple[Any, ...], Any]] = [
+    ("integer written as a float", ("model_params", "max_tokens"), 300.0),
+    ("integer for a number", ("model_params", "temperature"), 1),
+    ("null where null means none", ("model_params", "seed"), None),
+    ("null where null means none", ("loop", "max_observation_chars"), None),
+    ("a mapping as an example's output", ("examples",), [{"input": "a", "output": {"k": [1, 2]}}]),
+    ("a hidden tool", ("tools", "submit"), {"hidden": True}),
+    ("a range", ("optimize", "search_space", "max_examples"), {"low": 0, "high": 2}),
+]
+
+
+def set_at(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    node = data
+    for key in path[:-1]:
+        node = node.setdefault(key, {}) if isinstance(node.get(key), dict | type(None)) else node[key]
+    if value is KEEP:
+        node.pop(path[-1], None)
+    else:
+        node[path[-1]] = value
+    return data
+
+
+def broken_files(tmp: Path, kind: str, breaks: list[tuple[str, tuple[Any, ...], Any]]):
+    """Each shipped file of `kind`, broken each way, written beside a copy of its folder's files."""
+    for n, original in enumerate(shipped(tmp / "shipped")[kind]):
+        folder = tmp / f"{kind}{n}"
+        shutil.copytree(original.parent, folder)
+        data = yaml.safe_load(original.read_text())
+        for m, (what, where, value) in enumerate(breaks):
+            path = folder / f"broken{m}.yaml"
+            path.write_text(yaml.safe_dump(set_at(data, where, value), sort_keys=False))
+            yield what, where, path
+
+
+@pytest.mark.parametrize("kind,breaks,fine", [("agent", AGENT_BREAKS, AGENT_FINE)])
+def test_the_generated_schema_accepts_exactly_what_the_models_accept(tmp_path: Path, kind: str, breaks, fine):
+    checked = 0
+    for what, where, path in broken_files(tmp_path / "bad", kind, breaks):
+        problems = validate_file(str(path))
+        assert problems, (what, where, path.read_text())
+        assert not schema_accepts(kind, path), (what, where)
+        for problem in problems:  # each is one located line naming a field
+            assert LINE.match(str(problem)), str(problem)
+        checked += 1
+    for what, where, path in broken_files(tmp_path / "good", kind, fine):
+        assert validate_file(str(path)) == [], (what, where)
+        assert schema_accepts(kind, path), (what, where)
+    assert checked >= 4 * len(breaks)
+
+
+# --- each kind of mistake: one line with file:line:col and the dotted field ------------------------
+
+AGENT_ERRORS = [
+    ("unknown field", "name: x\nloop:\n  max_turn: 3\n", "agents/a.yaml:3:3: loop.max_turn: unknown field 'max_turn' (did you mean 'max_turns' or 'max_tokens'?)"),
+    ("unknown field in a tool", "name: x\ntools:\n  submit: {hidden: true, descripton: x}\n",
+     "agents/a.yaml:3:26: tools.submit.descripton: unknown field 'descripton' (did you mean 'description'?)"),
+    ("wrong type", "name: x\nmodel_params:\n  max_tokens: many\n",
+     "agents/a.yaml:3:3: model_params.max_tokens: expected an integer, got 'many'"),
+    ("wrong type in a union", "name: x\nexamples:\n  - {input: a, output: 5}\n",
+     "agents/a.yaml:3:16: examples[0].output: expected a string or a mapping, got 5"),
+    ("missing required field", "model: local\n", "agents/a.yaml:1:1: name: missing required field"),
+    ("missing required field in a range", "name: x\noptimize:\n  search_space:\n    max_examples: {low: 1}\n",
+     "agents/a.yaml:4:5: optimize.search_space.max_examples.high: missing required field"),
+    ("bad enum value", "name: x\nloop: {skills: lazy}\n",
+     "agents/a.yaml:2:8: loop.skills: expected one of 'inline', 'on_demand', got 'lazy'"),
+]
+
+
+@pytest.mark.parametrize("what,text,expected", AGENT_ERRORS, ids=[case[0] for case in AGENT_ERRORS])
+def test_each_kind_of_mistake_is_one_located_line(what: str, text: str, expected: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    Path("agents").mkdir()
+    Path("agents/a.yaml").write_text(text)
+    assert [str(problem) for problem in validate_file("agents/a.yaml")] == [expected]
+
+
+# --- the models themselves: frozen, no unknown fields, re-validated when derived --------------------
+
+
+def test_models_are_frozen_refuse_unknown_fields_and_validate_when_derived():
+    spec = AgentSpec("x", tools=(ToolOverride("submit", "Submit."),))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.name = "y"  # type: ignore[misc]
+    with pytest.raises(ModelError):
+        AgentSpec("x", colour="blue")  # type: ignore[call-arg]
+    with pytest.raises(ModelError):
+        dataclasses.replace(spec, loop=LoopSettings(max_turns=0))
+    assert dataclasses.replace(spec, params=dataclasses.replace(spec.params, temperature=1)).params.temperature == 1.0
+
+
+def test_a_loaded_spec_has_the_python_shapes(tmp_path: Path):
+    path = tmp_path / "a.yaml"
+    path.write_text("name: x\ntools: {submit: {description: S.}, search: {hidden: true}}\n"
+                    "optimize: {search_space: {temperature: {low: 0, high: 1}}}\n")
+    spec = load_agent(str(path))
+    assert spec.tools == (ToolOverride("submit", "S."), ToolOverride("search", None, True))
+    assert spec.optimize.search_space.temperature == (0.0, 1.0)
+    assert spec.source == str(path)
