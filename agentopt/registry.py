@@ -41,7 +41,7 @@ class Registry(Generic[T]):
         self._problem = problem
         self._items: dict[str, T] | None = None
         self._origins: dict[str, str] = {}  # name -> where it came from, for messages
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a built-in module may register while the registry loads
 
     def all(self) -> dict[str, T]:
         """Every implementation by name: built-ins first, in their order, then plug-ins by name."""
@@ -49,6 +49,14 @@ class Registry(Generic[T]):
             if self._items is None:
                 self._items = self._load()
             return dict(self._items)
+
+    @property
+    def loaded(self) -> bool:
+        return self._items is not None
+
+    def builtin_names(self) -> list[str]:
+        """The names of agentopt's own implementations (no plug-in's)."""
+        return [name for name in self.all() if self.origin(name) == "agentopt"]
 
     def get(self, name: str) -> T:
         items = self.all()

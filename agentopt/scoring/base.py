@@ -12,10 +12,11 @@ score in an episode returns `CheckResult.not_applicable(feedback)` instead of a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from agentopt.errors import AgentoptError
 from agentopt.models.types import ChatModel
+from agentopt.registry import Registry, missing_attributes
 from agentopt.trace import Trace
 
 
@@ -50,8 +51,11 @@ class CheckContext:
     judge_model: str = "local"  # the rubric's default judge model
 
 
-class Check:
-    """Base class of a check type. Subclasses set the class attributes and `score`."""
+class Check(Protocol):
+    """A check type: the scoring extension point (registry: `CHECKS`, entry-point group
+    `agentopt.checks`). Subclass it for the defaults of `validate`, `warnings` and
+    `default_pass_at`; docs/extending.md adds one, and `agentopt.testing.checks.CheckConformance`
+    is the suite every registered check passes."""
 
     name: ClassVar[str]
     summary: ClassVar[str]  # one line, shown in docs and the JSON Schema
@@ -70,25 +74,42 @@ class Check:
         raise NotImplementedError
 
 
-CHECKS: dict[str, Check] = {}
+def check_problem(check: object) -> str | None:
+    """Why `check` does not implement `Check` (one phrase), or None when it does."""
+    problem = missing_attributes(check, {"name": str, "summary": str, "params_schema": dict, "default_pass_at": (int, float)},
+                                 ("validate", "warnings", "score"))
+    if problem is None and not check.name:  # type: ignore[attr-defined]
+        return "its `name` is empty"
+    return problem
+
+
+_DECLARED: list[Check] = []  # the built-ins, as their modules declare them with @register
+
+
+def _builtins() -> list[Check]:
+    # Importing the modules runs their @register decorators.
+    from agentopt.scoring import checks as _checks  # noqa: F401
+    from agentopt.scoring import judge as _judge  # noqa: F401
+
+    return list(_DECLARED)
+
+
+CHECKS: Registry[Check] = Registry("agentopt.checks", "check", _builtins, check_problem)
 
 
 def register(cls: type[Check]) -> type[Check]:
-    """Class decorator: make a check available to rubrics under `cls.name`."""
-    if cls.name in CHECKS:
-        raise ValueError(f"check {cls.name!r} registered twice")
-    CHECKS[cls.name] = cls()
+    """Class decorator: make a check available to rubrics under `cls.name` (agentopt's own
+    checks; a package declares its checks as entry points instead, docs/extending.md)."""
+    if CHECKS.loaded:
+        CHECKS.add(cls(), origin=f"{cls.__module__}.{cls.__qualname__}")
+    else:
+        _DECLARED.append(cls())
     return cls
 
 
 def get_check(name: str) -> Check:
-    # Importing the module registers the built-in checks.
-    from agentopt.scoring import checks as _builtin  # noqa: F401
-
-    return CHECKS[name]
+    return CHECKS.get(name)
 
 
 def all_checks() -> dict[str, Check]:
-    from agentopt.scoring import checks as _builtin  # noqa: F401
-
-    return dict(CHECKS)
+    return CHECKS.all()

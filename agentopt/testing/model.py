@@ -55,6 +55,36 @@ def system(request: ChatRequest) -> str:
     return str(first.get("content") or "") if first.get("role") == "system" else ""
 
 
+def fill_schema(schema: dict[str, Any], text: str = "scripted answer") -> Any:
+    """A value valid against a simple JSON Schema (objects, strings, numbers, booleans, arrays,
+    enums, minimum): what `schema_answer` replies to a request for structured output."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object" or "properties" in schema:
+        return {name: fill_schema(prop, text) for name, prop in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return [fill_schema(schema["items"], text)] * int(schema.get("minItems", 0)) if isinstance(schema.get("items"), dict) else []
+    if kind in ("integer", "number"):
+        value = schema.get("minimum", schema.get("maximum", 0))
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return text
+
+
+def schema_answer(request: ChatRequest) -> str:
+    """A reply to any request: JSON filling its `json_schema` when it asks for one, else text."""
+    if request.json_schema:
+        return json.dumps(fill_schema(request.json_schema))
+    return "scripted answer"
+
+
 def as_response(answer: Answer) -> ChatResponse:
     if isinstance(answer, ChatResponse):
         return answer
