@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from agentopt.envs.kind import NotAnOpenEnvServer
 from agentopt.envs.session import RunningEnv, ToolSpec
+from agentopt.envs.tasks import TaskRef
 from agentopt.errors import EnvError, ProviderError, TemplateLimitError, ValidationError
 from agentopt.models.types import ChatModel, ChatRequest, ChatResponse
 from agentopt.prompt import LOAD_SKILL, render_observation, system_prompt
@@ -39,29 +40,6 @@ def cap_observation(text: str, limit: int | None) -> str:
     if limit is None or len(text) <= limit:
         return text
     return f"{text[:limit]}\n[agentopt: output cut at {limit} of {len(text)} characters]"
-
-
-@dataclass(frozen=True)
-class TaskRef:
-    """Which episode to play: a split and an index into it (OpenEnv's Task API, a --tasks
-    file, or seeded episodes), which repeat of that task, and how to reset it."""
-
-    split: str
-    index: int
-    spec: dict[str, Any] = field(default_factory=dict)  # the task spec, {} for seeded episodes
-    repeat: int = 0  # which of --repeat R plays of this task (0 .. R-1)
-    seed: int | None = None  # the reset's seed; None: the evaluator's --seed + index
-    reset: dict[str, Any] = field(default_factory=dict)  # more reset arguments (a --tasks file's entry)
-
-    @property
-    def base_task_id(self) -> str:
-        """The task's id, the same for all its repeats (group repeats by this)."""
-        return str(self.spec.get("id", f"{self.split}-{self.index}"))
-
-    @property
-    def task_id(self) -> str:
-        """The episode's id: the task's id, plus `#rN` for repeat N > 0 (journals key episodes by it)."""
-        return self.base_task_id if self.repeat == 0 else f"{self.base_task_id}#r{self.repeat}"
 
 
 def openai_tools(spec: AgentSpec, env_tools: list[ToolSpec]) -> list[dict[str, Any]]:

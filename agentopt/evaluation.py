@@ -20,6 +20,7 @@ from agentopt.envs.tasks import (
     SEED_BASES,
     SEED_SPAN,
     TaskEnv,
+    TaskRef,
     TasksFile,
     file_tasks,
     load_tasks_file,
@@ -27,7 +28,7 @@ from agentopt.envs.tasks import (
     unknown_split,
     with_repeats,
 )
-from agentopt.episode import TaskRef, run_episode
+from agentopt.episode import run_episode
 from agentopt.episode_record import Episode
 from agentopt.errors import EnvError, Problem, UsageError, ValidationError
 from agentopt.models.client import ModelClient, Usage

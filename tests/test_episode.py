@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from agentopt.envs.session import EnvTarget, RunningEnv
-from agentopt.episode import TaskRef, run_episode
+from agentopt.envs.tasks import TaskRef
+from agentopt.episode import run_episode
 from agentopt.errors import EnvError, ValidationError
 from agentopt.models.client import ModelClient
 from agentopt.spec.agent import AgentSpec, LoopSettings, ModelParams, Skill, ToolOverride

@@ -10,7 +10,8 @@ import os
 import pytest
 
 from agentopt.envs.session import EnvTarget, RunningEnv
-from agentopt.episode import TaskRef, cap_observation, run_episode
+from agentopt.envs.tasks import TaskRef
+from agentopt.episode import cap_observation, run_episode
 from agentopt.models.client import ModelClient
 from agentopt.spec.agent import AgentSpec, LoopSettings, ModelParams
 from agentopt.spec.load import agent_to_yaml, load_agent, validate_file

@@ -163,7 +163,7 @@ def test_run_reports_show_not_applicable_counts_and_pass_hat_k():
 
 def test_decide_averages_repeat_ids_as_the_optimizer_passes_them():
     """loop.py hands decide {episode task_id: score}; with repeats those are `task#rN` ids."""
-    from agentopt.episode import TaskRef
+    from agentopt.envs.tasks import TaskRef
     from agentopt.scoring.repeats import split_repeat_id
 
     refs = [TaskRef("val", i, {"id": t}, repeat=r) for i, t in enumerate("ab") for r in range(3)]

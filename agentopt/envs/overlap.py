@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from agentopt.episode import TaskRef
+from agentopt.envs.tasks import TaskRef
 
 _NOT_CONTENT = {"id", "task_id", "split", "expected", "answer", "label", "solution", "reference"}
 _DIGITS = re.compile(r"\d+")

@@ -18,13 +18,12 @@ import functools
 import inspect
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from agentopt.episode import TaskRef
 from agentopt.errors import Problem, UsageError, ValidationError
 
 SEEDED_SPLITS = ("train", "val", "test")
@@ -34,6 +33,29 @@ DEFAULT_SEEDED_EPISODES = 10
 
 # Fields that differ between two resets of one seed in any environment: ids and clocks.
 VOLATILE = re.compile(r"(^|_)(id|ids|uuid|time|timestamp|created|started|elapsed|latency)$|^(episode|session|request|run)_?id", re.I)
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """Which episode to play: a split and an index into it (OpenEnv's Task API, a --tasks
+    file, or seeded episodes), which repeat of that task, and how to reset it."""
+
+    split: str
+    index: int
+    spec: dict[str, Any] = field(default_factory=dict)  # the task spec, {} for seeded episodes
+    repeat: int = 0  # which of --repeat R plays of this task (0 .. R-1)
+    seed: int | None = None  # the reset's seed; None: the evaluator's --seed + index
+    reset: dict[str, Any] = field(default_factory=dict)  # more reset arguments (a --tasks file's entry)
+
+    @property
+    def base_task_id(self) -> str:
+        """The task's id, the same for all its repeats (group repeats by this)."""
+        return str(self.spec.get("id", f"{self.split}-{self.index}"))
+
+    @property
+    def task_id(self) -> str:
+        """The episode's id: the task's id, plus `#rN` for repeat N > 0 (journals key episodes by it)."""
+        return self.base_task_id if self.repeat == 0 else f"{self.base_task_id}#r{self.repeat}"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from agentopt.envs.overlap import held_out_overlap, overlap_warning
 from agentopt.envs.session import EnvTarget
-from agentopt.episode import TaskRef
+from agentopt.envs.tasks import TaskRef
 from agentopt.episode_record import Episode
 from agentopt.errors import AgentoptError, InfraError, UsageError
 from agentopt.evaluation import EvalConfig, Evaluator

@@ -15,7 +15,8 @@ import pytest
 
 from agentopt.envs import session as session_module
 from agentopt.envs.session import EnvTarget, RunningEnv
-from agentopt.episode import TaskRef, run_episode
+from agentopt.envs.tasks import TaskRef
+from agentopt.episode import run_episode
 from agentopt.errors import EnvError
 from agentopt.models.client import ModelClient
 from agentopt.spec.agent import AgentSpec, LoopSettings, ModelParams

@@ -1,7 +1,7 @@
 """Which held-out tasks repeat a train task (agentopt.envs.overlap)."""
 
 from agentopt.envs.overlap import held_out_overlap, overlap_warning, task_fingerprint
-from agentopt.episode import TaskRef
+from agentopt.envs.tasks import TaskRef
 
 
 def task(split: str, task_id: str, **content) -> TaskRef:
