@@ -155,9 +155,7 @@ def plan(
         python_paths += list(sysconfig.get_paths().values())
         sites = [p for p in sys.path if p.endswith("-packages")] + site.getsitepackages()
         python_paths += _editable_packages(sites)
-        import agentopt
-
-        python_paths.append(os.path.dirname(os.path.abspath(agentopt.__file__)))
+        python_paths.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the agentopt package
     wanted = list(SYSTEM) + [f"/etc/{name}" for name in ETC] + python_paths + list(extra)
     modules = [path for arg in argv if MODULE_REF.match(arg) for path in _module_paths(arg, pythonpath)]
     wanted += modules
