@@ -2,7 +2,8 @@
 
 A mutator LLM tends to (1) grow a prompt without bound and (2) paste train examples into it,
 which inflates train scores without generalising. `too_long` and `copied_from` catch both;
-each returns a one-line reason, or None when the text is fine.
+each returns a one-line reason, or None when the text is fine. `check_text` runs every guard
+on a proposed text: the reflect and skill operators share it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+
+from agentopt.optimizer.types import ProposalContext
 
 _WORD = re.compile(r"\w+")  # words are runs of letters/digits/underscore: punctuation is ignored
 _MAX_EXCERPT_WORDS = 12
@@ -60,3 +63,16 @@ def _excerpt(
     last = min(end, start + _MAX_EXCERPT_WORDS) - 1
     quoted = " ".join(source[matches[start].start() : matches[last].end()].split())
     return f'"{quoted}{"..." if last < end - 1 else ""}"'
+
+
+def check_text(text: str, current: str, ctx: ProposalContext, max_tokens: int) -> str | None:
+    """Why a proposed text must be rejected, or None when it may be evaluated."""
+    if not text.strip():
+        return "empty"
+    if text.strip() == current.strip():
+        return "unchanged"
+    if reason := too_long(text, max_tokens):
+        return reason
+    if excerpt := copied_from(text, ctx.train_inputs):
+        return f"copies a train input: {excerpt}"
+    return None

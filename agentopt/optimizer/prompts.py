@@ -143,6 +143,11 @@ def failing_criteria(records: Sequence[EpisodeRecord], rubric: Rubric, limit: in
     return sorted(counts, key=lambda cid: (-counts[cid], order.get(cid, len(order))))[:limit]
 
 
+def answer_tokens(max_component_tokens: int) -> int:
+    """Room for the JSON answer: the component's budget plus escaping and the wrapper."""
+    return int(max_component_tokens * 1.25) + 64
+
+
 async def ask_json(ctx: ProposalContext, prompt: str, schema: dict[str, Any], max_tokens: int) -> dict[str, Any] | None:
     """Ask the mutator for one JSON object matching `schema`; None when it gives anything else.
 

@@ -17,8 +17,8 @@ from typing import Any
 from optuna.distributions import IntDistribution
 
 from agentopt.errors import TemplateLimitError, ValidationError
-from agentopt.optimizer.guards import copied_from, too_long
-from agentopt.optimizer.prompts import ask_json, failing_criteria, minibatch, reflective_dataset, render
+from agentopt.optimizer.guards import check_text
+from agentopt.optimizer.prompts import answer_tokens, ask_json, failing_criteria, minibatch, reflective_dataset, render
 from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.prompt import render_template
 from agentopt.spec.agent import AgentSpec, ToolOverride
@@ -129,24 +129,6 @@ def describe(component: str) -> str:
     if kind == "tool":
         return f"The description of the tool `{name}`: the agent reads it to decide when and how to call the tool."
     return "The agent's system prompt: the instructions it reads before every task."
-
-
-def answer_tokens(max_component_tokens: int) -> int:
-    """Room for the JSON answer: the component's budget plus escaping and the wrapper."""
-    return int(max_component_tokens * 1.25) + 64
-
-
-def check_text(text: str, current: str, ctx: ProposalContext, max_tokens: int) -> str | None:
-    """Why a proposed text must be rejected, or None when it may be evaluated."""
-    if not text.strip():
-        return "empty"
-    if text.strip() == current.strip():
-        return "unchanged"
-    if reason := too_long(text, max_tokens):
-        return reason
-    if excerpt := copied_from(text, ctx.train_inputs):
-        return f"copies a train input: {excerpt}"
-    return None
 
 
 class _Placeholder(str):

@@ -14,8 +14,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from agentopt.optimizer.operators.reflect import answer_tokens, check_text
-from agentopt.optimizer.prompts import ask_json, failing_criteria, minibatch, reflective_dataset, render
+from agentopt.optimizer.guards import check_text
+from agentopt.optimizer.prompts import answer_tokens, ask_json, failing_criteria, minibatch, reflective_dataset, render
 from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import AgentSpec, Skill
 
