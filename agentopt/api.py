@@ -101,11 +101,11 @@ def prepare_eval(
     agent: AgentSpec | str | Path, rubric: Rubric | str | Path, env: str, *, split: str = "val", episodes: int | None = None,
     runs_dir: str | Path = "runs", concurrency: int = 4, use_cache: bool = True, repeat: int = 1, tasks: str | Path | None = None,
     seed: int = 0, sandbox: str = "local", sandbox_image: str | None = None, baseline: str | Path | None = None,
-    max_drop: float = DEFAULT_MAX_DROP,
+    max_drop: float = DEFAULT_MAX_DROP, env_replicas: int = 1,
 ) -> EvalSetup:
     """Load and check the inputs (every mistake before any run folder), then create the run folder."""
     spec, rules = _agent(agent), _rubric(rubric)
-    target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image)
+    target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image, replicas=env_replicas)
     if tasks is not None:
         load_tasks_file(tasks)  # its mistakes are FILE:LINE lines, exit 2, before any run folder
     if baseline is not None:
@@ -151,7 +151,7 @@ def evaluate(
     """Evaluate `agent` on `env`'s `split` and write runs_dir/<time>-eval-<name>/ as `agentopt eval` does.
 
     `env` is what `--env` takes (dataset:FILE.jsonl, module:factory, a URL, ...). `options`:
-    concurrency, use_cache, repeat, tasks, seed, sandbox, sandbox_image."""
+    concurrency, use_cache, repeat, tasks, seed, sandbox, sandbox_image, env_replicas."""
     setup = prepare_eval(agent, rubric, env, split=split, episodes=episodes, runs_dir=runs_dir, baseline=baseline, max_drop=max_drop, **options)
     result = asyncio.run(evaluate_async(
         setup.spec, setup.rubric, setup.target, setup.run, setup.config, on_start=on_start, on_episode=on_episode, notify=notify, model=model,
@@ -294,7 +294,7 @@ def optimize(
     agent: AgentSpec | str | Path, rubric: Rubric | str | Path, env: str, *, max_rollouts: int | None = DEFAULT_ROLLOUTS,
     max_cost: float | None = None, max_time_s: float | None = None, max_candidates: int | None = None,
     runs_dir: str | Path = "runs", model: ChatModel | None = None, operators: Iterable[Any] | None = None,
-    display: Any = None, sandbox: str = "local", sandbox_image: str | None = None, **options: Any,
+    display: Any = None, sandbox: str = "local", sandbox_image: str | None = None, env_replicas: int = 1, **options: Any,
 ) -> OptimizeResult:
     """Optimize `agent` on `env` and write runs_dir/<time>-run-<name>/ as `agentopt run` does (best/, summary.json, reports).
 
@@ -322,7 +322,7 @@ def optimize(
         eval=EvalConfig(seed=seed, cache_path=default_cache_path() if use_cache else None, **eval_options),
     )
     with ExitStack() as held:
-        setup = prepare_run(held, agent, rubric, env, runs_dir, config, sandbox=sandbox, sandbox_image=sandbox_image)
+        setup = prepare_run(held, agent, rubric, env, runs_dir, config, sandbox=sandbox, sandbox_image=sandbox_image, env_replicas=env_replicas)
         optimizer = setup.optimizer(display, model=model, extra_operators=objects)
         started = time.monotonic()
         result = setup.play(optimizer)
@@ -369,6 +369,7 @@ class RunSetup:
 def prepare_run(
     held: ExitStack, agent: AgentSpec | str | Path | None, rubric: Rubric | str | Path | None, env: str | None, runs_dir: str | Path,
     config: Any, *, resume: Path | None = None, sandbox: str = "local", sandbox_image: str | None = None, retry_errors: bool = False,
+    env_replicas: int = 1,
 ) -> RunSetup:
     """Load and check the inputs, then create the run folder (or reopen `resume`'s), locked for the rest of `held`."""
     from agentopt.optimizer.artifacts import load_candidate_spec
@@ -394,7 +395,8 @@ def prepare_run(
         from agentopt.storage_url import check_storage
 
         check_storage(config.storage)  # a bad URL, a missing driver, a wrong password: one line now, before any episode
-    target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image)  # --sandbox is per invocation, not saved for --resume
+    # --sandbox and --env-replicas are per invocation, not saved for --resume
+    target = parse_env(env, sandbox=sandbox, sandbox_image=sandbox_image, replicas=env_replicas)
     if resume is None:
         run = new_run_folder(held, runs_dir, spec, agent, rubric, env, config)
     agent_file = spec.source if isinstance(agent, AgentSpec) else str(agent)

@@ -108,7 +108,7 @@ def eval_command(
     ctx: typer.Context,
     agent: Path | None = typer.Argument(None, help="The agent spec (agents/NAME.yaml). Default: the project file's."),
     rubric: Path | None = typer.Option(None, "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
-    env: str | None = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
+    env: str | None = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, a server URL, or several servers' URLs separated by commas (sessions spread over them)."),
     split: str = typer.Option("val", help="Which split's tasks to play."),
     episodes: int | None = typer.Option(None, min=1, help="Play only the first N tasks of the split."),
     concurrency: int = typer.Option(4, min=1, help="Episodes run at once."),
@@ -125,6 +125,7 @@ def eval_command(
     sandbox: str | None = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
     sandbox_image: str | None = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
+    env_replicas: int = typer.Option(1, "--env-replicas", min=1, help="Launch N servers of a launched environment and spread sessions over them, least-loaded (docs/environments.md)."),
     config: Path | None = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one)."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/json.md); the rest goes to stderr."),
 ) -> None:
@@ -138,14 +139,14 @@ def eval_command(
         p = merged(ctx, "eval", config)
         agent, rubric, env, split, episodes, concurrency = p["agent"], p["rubric"], p["env"], p["split"], p["episodes"], p["concurrency"]
         min_score, baseline, max_drop, junit, runs_dir = p["min_score"], p["baseline"], p["max_drop"], p["junit"], p["runs_dir"]
-        max_errors, repeat, tasks, seed = p["max_errors"], p["repeat"], p["tasks"], p["seed"]
+        max_errors, repeat, tasks, seed, env_replicas = p["max_errors"], p["repeat"], p["tasks"], p["seed"], p["env_replicas"]
         if agent is None or rubric is None or env is None:
             raise _usage("agentopt eval needs AGENT, --rubric and --env, or a project file (agentopt.yaml; `agentopt init` writes one)")
         code = run_eval(
             agent=agent, rubric=rubric, env=env, split=split, episodes=episodes, concurrency=concurrency,
             min_score=min_score, baseline=baseline, max_drop=max_drop, junit=junit, runs_dir=runs_dir,
             use_cache=not no_cache, max_errors=max_errors, sandbox=_sandbox_mode(sandbox, no_sandbox),
-            sandbox_image=sandbox_image, repeat=repeat, tasks=tasks, seed=seed, as_json=json_output,
+            sandbox_image=sandbox_image, repeat=repeat, tasks=tasks, seed=seed, as_json=json_output, env_replicas=env_replicas,
         )
     except AgentoptError as error:
         if json_output and not getattr(error, "reported_as_json", False):
@@ -161,7 +162,7 @@ def run_command(
     ctx: typer.Context,
     agent: Path | None = typer.Argument(None, help="The agent spec to optimize (agents/NAME.yaml)."),
     rubric: Path | None = typer.Option(None, "--rubric", "-r", help="The rubric (rubrics/NAME.yaml)."),
-    env: str | None = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, or a server URL."),
+    env: str | None = typer.Option(None, "--env", "-e", help="support, dataset:FILE.jsonl, module:factory, a server URL, or several servers' URLs separated by commas (sessions spread over them)."),
     resume: Path | None = typer.Option(None, help="Continue the run in this folder after a crash, a kill or a STOP."),
     max_rollouts: int | None = typer.Option(None, min=1, help="Episodes to spend in all (baseline, screening, val, test). Default 300 when no budget is given."),
     max_cost: float | None = typer.Option(None, min=0.0, help="USD to spend at most (from litellm prices; 0 for local)."),
@@ -185,6 +186,7 @@ def run_command(
     sandbox: str | None = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
     sandbox_image: str | None = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image (default $AGENTOPT_SANDBOX_IMAGE or agentopt-env:latest)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
+    env_replicas: int = typer.Option(1, "--env-replicas", min=1, help="Launch N servers of a launched environment and spread sessions over them, least-loaded (docs/environments.md)."),
     config: Path | None = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one; not used with --resume)."),
 ) -> None:
     """Optimize an agent: propose rewrites, keep only strict held-out improvements, ship the winner.
@@ -199,6 +201,7 @@ def run_command(
             max_rollouts, max_cost, max_time, max_candidates = p["max_rollouts"], p["max_cost"], p["max_time"], p["max_candidates"]
             minibatch, min_delta, significance, mutator, operators = p["minibatch"], p["min_delta"], p["significance"], p["mutator"], p["operators"]
             val_episodes, test_episodes, concurrency, seed, repeat = p["val_episodes"], p["test_episodes"], p["concurrency"], p["seed"], p["repeat"]
+            env_replicas = p["env_replicas"]
         from agentopt.commands.run import run_optimize
         from agentopt.evaluation import EvalConfig
         from agentopt.optimizer.budget import Budget
@@ -213,7 +216,7 @@ def run_command(
         )
         code = run_optimize(
             agent, rubric, env, resume, runs_dir, config, retry_errors=retry_errors,
-            sandbox=_sandbox_mode(sandbox, no_sandbox), sandbox_image=sandbox_image,
+            sandbox=_sandbox_mode(sandbox, no_sandbox), sandbox_image=sandbox_image, env_replicas=env_replicas,
         )
     except AgentoptError as error:
         _fail(error)

@@ -14,6 +14,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from agentopt.envs.replicas import EnvPool, open_env
 from agentopt.envs.session import CAPACITY_RETRIES, EnvTarget, RunningEnv, capacity_limit
 from agentopt.envs.tasks import (
     DEFAULT_SEEDED_EPISODES,
@@ -81,7 +82,7 @@ OnEpisode = Callable[[Episode], None]
 
 
 def select_tasks(
-    env: RunningEnv, split: str, episodes: int | None, seed: int = 0, repeat: int = 1, tasks_file: TasksFile | None = None,
+    env: RunningEnv | EnvPool, split: str, episodes: int | None, seed: int = 0, repeat: int = 1, tasks_file: TasksFile | None = None,
 ) -> list[TaskRef]:
     """The split's episodes: from the --tasks file, else OpenEnv's Task API, else seeded
     (each split its own seed range); the first `episodes` tasks, each `repeat` times.
@@ -168,7 +169,7 @@ class Evaluator:
         self.tasks_file = load_tasks_file(config.tasks_file) if config.tasks_file else None
         if config.repeat < 1:
             raise UsageError(f"--repeat {config.repeat}: give 1 or more")
-        self.env = RunningEnv(env_target, logs, step_timeout_s=config.step_timeout_s)
+        self.env = open_env(env_target, logs, step_timeout_s=config.step_timeout_s)  # one server, or replicas
         # `model`: a caller's ChatModel answers every request (agent, judge, mutator) instead of ours.
         self._owns_client = model is None
         self.client: Any = (
@@ -192,7 +193,8 @@ class Evaluator:
             raise
         limit = self.env.session_limit
         if limit is not None and self._limit.lower(limit):
-            self.notify(f"the environment server takes {limit} session(s) at once: concurrency lowered from {self.config.concurrency} to {limit}")
+            servers = "server takes" if isinstance(self.env, RunningEnv) else f"{len(self.env.replicas)} servers take"
+            self.notify(f"the environment {servers} {limit} session(s) at once: concurrency lowered from {self.config.concurrency} to {limit}")
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -273,11 +275,12 @@ class Evaluator:
                 if limit is None or attempt == CAPACITY_RETRIES:
                     score = await score_trace(trace, self.rubric, self._ctx)
                     return Episode(trace, score)
-            before = self._limit.limit
-            if self._limit.lower(limit):
+            before, total = self._limit.limit, self.env.capacity(limit)
+            if total is not None and self._limit.lower(total):
+                servers = "server takes" if isinstance(self.env, RunningEnv) else f"{len(self.env.replicas)} servers take"
                 self.notify(
-                    f"the environment server takes {limit} session(s) at once (it refused one: at capacity): "
-                    f"concurrency lowered from {before} to {limit}"
+                    f"the environment {servers} {total} session(s) at once (one refused a session: at capacity): "
+                    f"concurrency lowered from {before} to {total}"
                 )
             await asyncio.sleep(min(0.1 * 2**attempt, 1.0))  # a closing session frees its slot a moment later
         raise AssertionError("unreachable")

@@ -41,7 +41,8 @@ SCHEMA: dict[str, Any] = {
         {
             "agent": _f("string", "The agent spec (agents/NAME.yaml).", minLength=1),
             "rubric": _f("string", "The rubric (rubrics/NAME.yaml).", minLength=1),
-            "env": _f("string", "support, dataset:FILE.jsonl, module:factory, or a server URL.", minLength=1),
+            "env": _f("string", "support, dataset:FILE.jsonl, module:factory, a server URL, or several URLs separated by commas.", minLength=1),
+            "env_replicas": _f("integer", "Launch this many servers of a launched environment; sessions spread over them.", minimum=1),
             "tasks": _f("string", "A JSONL or YAML file of reset arguments per split (docs/environments.md).", minLength=1),
             "runs_dir": _f("string", "Where run folders are written (default runs).", minLength=1),
             "eval": _section("Settings of `agentopt eval`.", {
@@ -83,7 +84,10 @@ SCHEMA: dict[str, Any] = {
 
 # Command-line parameter -> (section, key) in the file, per command. Path-valued ones are
 # resolved against the file's directory.
-_COMMON = {"agent": ("", "agent"), "rubric": ("", "rubric"), "env": ("", "env"), "tasks": ("", "tasks"), "runs_dir": ("", "runs_dir")}
+_COMMON = {
+    "agent": ("", "agent"), "rubric": ("", "rubric"), "env": ("", "env"), "env_replicas": ("", "env_replicas"),
+    "tasks": ("", "tasks"), "runs_dir": ("", "runs_dir"),
+}
 PARAMETERS: dict[str, dict[str, tuple[str, str]]] = {
     "eval": {
         **_COMMON, "split": ("eval", "split"), "episodes": ("eval", "episodes"), "concurrency": ("eval", "concurrency"),

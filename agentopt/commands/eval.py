@@ -55,12 +55,13 @@ def run_eval(
     agent: Path, rubric: Path, env: str, split: str, episodes: int | None, concurrency: int,
     min_score: float | None, baseline: Path | None, max_drop: float, junit: Path | None,
     runs_dir: Path, use_cache: bool, max_errors: int, sandbox: str = "local", sandbox_image: str | None = None,
-    repeat: int = 1, tasks: Path | None = None, seed: int = 0, as_json: bool = False,
+    repeat: int = 1, tasks: Path | None = None, seed: int = 0, as_json: bool = False, env_replicas: int = 1,
 ) -> int:
     console = Console(highlight=False, stderr=as_json)  # with --json, stdout holds only the JSON document
     setup = prepare_eval(
         agent, rubric, env, split=split, episodes=episodes, runs_dir=runs_dir, concurrency=concurrency, use_cache=use_cache,
         repeat=repeat, tasks=tasks, seed=seed, sandbox=sandbox, sandbox_image=sandbox_image, baseline=baseline, max_drop=max_drop,
+        env_replicas=env_replicas,
     )
     spec, rules, target, run, config = setup.spec, setup.rubric, setup.target, setup.run, setup.config
 

@@ -71,21 +71,22 @@ class LiveDisplay:
 
 def run_optimize(
     agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig, sandbox: str = "local", retry_errors: bool = False,
-    sandbox_image: str | None = None,
+    sandbox_image: str | None = None, env_replicas: int = 1,
 ) -> int:
     if retry_errors and resume is None:
         raise UsageError("--retry-errors goes with --resume RUN_DIR: it plays that run's infrastructure-error episodes again")
     with redacted_errors(), ExitStack() as held:  # the run folder's lock, from before its first read to the last write
-        return _optimize(held, agent, rubric, env, resume, runs_dir, config, sandbox, retry_errors, sandbox_image)
+        return _optimize(held, agent, rubric, env, resume, runs_dir, config, sandbox, retry_errors, sandbox_image, env_replicas)
 
 
 def _optimize(
     held: ExitStack, agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path,
-    config: RunConfig, sandbox: str, retry_errors: bool, sandbox_image: str | None,
+    config: RunConfig, sandbox: str, retry_errors: bool, sandbox_image: str | None, env_replicas: int = 1,
 ) -> int:
     console = Console(highlight=False)
     setup = prepare_run(
         held, agent, rubric, env, runs_dir, config, resume=resume, sandbox=sandbox, sandbox_image=sandbox_image, retry_errors=retry_errors,
+        env_replicas=env_replicas,
     )
     spec, rules, target, run, config = setup.spec, setup.rubric, setup.target, setup.run, setup.config
 

@@ -69,18 +69,37 @@ class EnvTarget:
     url: str | None = None
     sandbox: str = "local"  # how a launched server is confined: "local", "docker" or "none" (--sandbox)
     sandbox_image: str | None = None  # with "docker": --sandbox-image (else AGENTOPT_SANDBOX_IMAGE, else the default)
+    replicas: int = 1  # launched: how many servers of it to run (--env-replicas N; agentopt/envs/replicas.py)
+    urls: tuple[str, ...] = ()  # running servers given as a list (--env URL1,URL2): sessions spread over them
+    replica: int | None = None  # one replica of a pool: its index (labels and log files say which)
 
     @property
     def label(self) -> str:
         """How messages name it: a URL with its credentials hidden."""
-        return redact_url(self.url) or (f"{self.name}:{self.options['path']}" if "path" in self.options else self.name)
+        if self.urls:
+            return ",".join(redact_url(u) or u for u in self.urls)
+        base = redact_url(self.url) or (f"{self.name}:{self.options['path']}" if "path" in self.options else self.name)
+        return base if self.replica is None else f"{base} (replica {self.replica + 1})"
 
 
-def parse_env(arg: str, sandbox: str = "local", sandbox_image: str | None = None) -> EnvTarget:
+def parse_env(arg: str, sandbox: str = "local", sandbox_image: str | None = None, replicas: int = 1) -> EnvTarget:
+    """What `--env ARG` names. `replicas` > 1 (--env-replicas) launches that many servers of a
+    launched environment; several running servers are given as comma-separated URLs."""
     SandboxConfig.from_env(sandbox)  # a bad mode or limit is a usage error before any launch
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise UsageError(f"--env-replicas {replicas!r}: give 1 or more")
     if URL_SCHEME.match(arg):
+        if replicas > 1:
+            raise UsageError(
+                "--env-replicas launches servers; for servers you run, give each one's URL: --env URL1,URL2,..."
+            )
+        if "," in arg:
+            urls = tuple(parse_env_url(part.strip()) for part in arg.split(","))
+            if len(set(urls)) != len(urls):
+                raise UsageError(one_line(f"--env: a URL is listed twice in {redact_url(arg)!r}"))
+            return EnvTarget(name="remote", urls=urls) if len(urls) > 1 else EnvTarget(name="remote", url=urls[0])
         return EnvTarget(name="remote", url=parse_env_url(arg))
-    target = replace(_parse_launched(arg, sandbox), sandbox_image=sandbox_image)
+    target = replace(_parse_launched(arg, sandbox), sandbox_image=sandbox_image, replicas=replicas)
     if sandbox == "docker":  # fail closed before anything starts: no engine, no server
         from agentopt.sandbox.docker import engine_problem, unavailable_message
 
@@ -202,7 +221,7 @@ class RunningEnv:
             self._process = ServerProcess(
                 name=f"environment server {target.label!r}",
                 argv=python_module_argv("agentopt.envs.serve", target.name, *options),
-                log_path=log_dir / f"env-{safe_name(target.name)}.log",
+                log_path=log_dir / f"env-{safe_name(target.name)}{'' if target.replica is None else f'-r{target.replica + 1}'}.log",
                 sandbox=SandboxConfig.from_env(target.sandbox, target.sandbox_image),
             )
         self.url = target.url or ""
@@ -243,6 +262,11 @@ class RunningEnv:
                 if isinstance(value, int) and not isinstance(value, bool) and value > 0:
                     return value
         return None
+
+    def capacity(self, refused_at: int) -> int | None:
+        """The sessions it takes at once, learnt from a refusal `at capacity: N/M` (M = `refused_at`)."""
+        self.session_limit = refused_at
+        return refused_at
 
     def splits(self) -> list[str] | None:
         """The split names the Task API lists; None when it does not list them."""
