@@ -22,7 +22,8 @@ from dataclasses import replace
 from typing import Any
 
 from agentopt.envs.kind import NotAnOpenEnvServer
-from agentopt.envs.session import RunningEnv, ToolSpec
+from agentopt.envs.observation import ToolSpec
+from agentopt.envs.session import RunningEnv
 from agentopt.envs.tasks import TaskRef
 from agentopt.errors import EnvError, ProviderError, TemplateLimitError, ValidationError
 from agentopt.models.types import ChatModel, ChatRequest, ChatResponse

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from agentopt.envs.session import StepOutcome, ToolSpec, observation_fields
+from agentopt.envs.observation import StepOutcome, ToolSpec, observation_fields
 
 if TYPE_CHECKING:
     from agentopt.envs.session import EnvSession

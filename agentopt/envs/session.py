@@ -39,7 +39,14 @@ import httpx
 
 from agentopt.envs.builtin import BUILTIN_ENVS
 from agentopt.envs.kind import EnvKind, probe
-from agentopt.envs.observation import PROMPT_FIELDS, reset_text  # noqa: F401 - PROMPT_FIELDS re-exported
+from agentopt.envs.observation import (  # noqa: F401 - PROMPT_FIELDS re-exported
+    PROMPT_FIELDS,
+    ResetOutcome,
+    StepOutcome,
+    ToolSpec,
+    observation_fields,
+    reset_text,
+)
 from agentopt.errors import EnvError, InfraError, Problem, UsageError, ValidationError, one_line
 from agentopt.names import safe_name
 from agentopt.redact import redact, redact_url
@@ -172,30 +179,6 @@ def check_dataset(path: Path) -> None:
         load_schema(path)
     except DataError as exc:
         raise ValidationError(Problem(exc.path, exc.line, 0, "", exc.message)) from None
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    description: str
-    input_schema: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    text: str  # what the agent sees as the tool's result (without loop.observation_template)
-    error: str | None
-    reward: float | None
-    done: bool
-    metadata: dict[str, Any]
-    fields: dict[str, Any] = field(default_factory=dict)  # the observation, for loop.observation_template
-
-
-@dataclass(frozen=True)
-class ResetOutcome:
-    prompt: str  # the first user message (without loop.observation_template)
-    context: dict[str, Any]  # variables for the system prompt template: the observation's fields and its `context`
-    fields: dict[str, Any] = field(default_factory=dict)  # the reset observation, for loop.observation_template
 
 
 class RunningEnv:
@@ -545,18 +528,3 @@ class EnvSession:
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> StepOutcome:
         """One action of the agent: an MCP tool call, or a typed environment's step."""
         return await self._actions.call_tool(self, name, arguments)
-
-
-def observation_fields(result: Any) -> dict[str, Any]:
-    """An OpenEnv StepResult's observation as a mapping of its fields, with `metadata`,
-    `reward` and `done` (from the result when the observation leaves them out)."""
-    obs = result.observation
-    if hasattr(obs, "model_dump"):
-        obs = obs.model_dump()
-    fields = dict(obs) if isinstance(obs, dict) else {"observation": obs}
-    if not fields.get("metadata") and result.metadata:
-        fields["metadata"] = dict(result.metadata)
-    fields.setdefault("metadata", {})
-    fields["reward"] = result.reward
-    fields["done"] = bool(result.done)
-    return fields

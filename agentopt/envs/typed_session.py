@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 from agentopt.envs.kind import tool_description, tool_name, tool_parameters
-from agentopt.envs.observation import step_text
-from agentopt.envs.session import StepOutcome, ToolSpec, observation_fields
+from agentopt.envs.observation import StepOutcome, ToolSpec, observation_fields, step_text
 
 if TYPE_CHECKING:
     from agentopt.envs.session import EnvSession
