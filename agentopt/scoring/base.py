@@ -87,10 +87,7 @@ _DECLARED: list[Check] = []  # the built-ins, as their modules declare them with
 
 
 def _builtins() -> list[Check]:
-    # Importing the modules runs their @register decorators.
-    from agentopt.scoring import checks as _checks  # noqa: F401
-    from agentopt.scoring import judge as _judge  # noqa: F401
-
+    # Declared by then: agentopt/scoring/__init__.py imports the modules, whose @register run first.
     return list(_DECLARED)
 
 

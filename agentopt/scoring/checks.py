@@ -602,6 +602,3 @@ class MaxLength(BuiltinCheck):
         sizes = f"{count(words, 'word')} and {count(chars, 'character')}"
         return verdict(True, f"{subject} is {sizes} long, within the limit.", **details)
 
-
-# The LLM judge lives in its own module; importing it registers `llm_judge`.
-from agentopt.scoring import judge as _judge  # noqa: E402, F401
