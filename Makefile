@@ -31,9 +31,11 @@ demo: $(STAMP)
 	$(BIN)/agentopt run agents/triage.yaml $(DEMO_ENV) --max-rollouts 250
 	$(BIN)/agentopt eval "$$(ls -td runs/*-run-triage | head -1)/best/agent.yaml" $(DEMO_ENV) --split val
 
-# Lint first: a rule broken fails in seconds, before the tests' minutes. The rules are in pyproject.toml.
+# Lint first: a rule broken fails in seconds, before the tests' minutes. The rules are in pyproject.toml:
+# ruff's, and the import-linter contract of agentopt's layers (docs/design.md, "Layers").
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 test: lint
 	$(BIN)/python -m pytest -q
