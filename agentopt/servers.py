@@ -2,18 +2,16 @@
 
 Used for environment servers and for the embedded model server. Each child writes its
 output to a log file and is stopped with SIGTERM, then SIGKILL, with its whole process
-group. A child launched with a `SandboxConfig` (environment servers, by default) runs
-confined (`agentopt/sandbox`): no network, an allow-listed environment, a private
-directory, resource limits (or, with mode "docker", a container with no network); it
-listens on a Unix socket that a loopback relay exposes as 127.0.0.1:PORT. Other children (the embedded model server) get the host's environment
-minus anything that looks like a secret.
+group. How a child is confined is its sandbox's business (`agentopt.sandbox.base`: `local`
+namespaces by default for environment servers, a `docker` container, or `none`, which the
+embedded model server uses: the host's environment minus anything that looks like a secret);
+this module only asks the sandbox's box for the command, the port, and what a failed start means.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,8 +21,10 @@ from pathlib import Path
 import httpx
 
 from agentopt.errors import InfraError
-from agentopt.redact import SECRET_NAME
-from agentopt.sandbox import SandboxConfig
+from agentopt.sandbox import NO_SANDBOX, SandboxConfig
+from agentopt.sandbox.base import Box, sandbox_for
+from agentopt.sandbox.environ import scrubbed_environ  # noqa: F401 - where callers found it
+from agentopt.sandbox.none import free_port  # noqa: F401 - where callers found it
 
 PARENT_PID = "AGENTOPT_PARENT_PID"
 
@@ -51,18 +51,6 @@ def exit_with_parent() -> None:
             time.sleep(0.5)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def scrubbed_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
-    env.update(extra or {})
-    return env
 
 
 LOG_TAIL_BYTES = 64 * 1024  # how much of a log's end is read to find its last line
@@ -111,10 +99,10 @@ class ServerProcess:
         self.health_path = health_path
         self.startup_timeout_s = startup_timeout_s
         self.extra_env = extra_env
-        self.sandbox = sandbox if sandbox is not None and sandbox.enabled else None
+        self.sandbox = sandbox if sandbox is not None else NO_SANDBOX  # agentopt.sandbox.base: local, docker, none, or a plug-in
         self.port: int | None = None
         self._proc: subprocess.Popen | None = None
-        self._box = None  # the LocalSandbox or DockerSandbox of the current launch
+        self._box: Box | None = None  # the sandbox's box of the current launch
 
     @property
     def url(self) -> str:
@@ -128,19 +116,13 @@ class ServerProcess:
         """Launch (or, after a crash, relaunch) the server and wait until it is healthy."""
         self.stop()
         extra = {**(self.extra_env or {}), PARENT_PID: str(os.getpid())}
-        cwd = None
-        if self.sandbox is not None:
-            if self.sandbox.mode == "docker":
-                from agentopt.sandbox.docker import DockerSandbox as Box
-            else:
-                from agentopt.sandbox.local import LocalSandbox as Box
-
-            self._box = Box(self.sandbox)
-            argv, env, cwd = self._box.command(self.argv, extra)
-            self.port = self._box.start_relay()
-        else:
-            self.port = free_port()
-            argv, env = [*self.argv, "--port", str(self.port)], scrubbed_environ(extra)
+        self._box = sandbox_for(self.sandbox.mode).box(self.sandbox)
+        try:
+            launch = self._box.prepare(self.argv, extra)
+        except BaseException:
+            self.stop()
+            raise
+        argv, env, cwd, self.port = launch.argv, launch.env, launch.cwd, launch.port
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         try:
@@ -180,39 +162,17 @@ class ServerProcess:
 
     def _fail_closed(self) -> None:
         """The sandbox could not be set up: say why in one line, never run unconfined."""
-        from agentopt.sandbox.launch import PREFIX, UNAVAILABLE
-
-        if self.sandbox is not None and self.sandbox.mode == "docker":
-            self._docker_failed()
-        if self.sandbox is None or self._proc is None or self._proc.poll() != UNAVAILABLE:
+        if self._box is None or self._proc is None:
             return
-        reason = self._last_log_line().removeprefix(PREFIX) or "no namespace could be created"
-        self.stop()
-        raise InfraError(
-            f"cannot sandbox the {self.name}: {reason}; pass --no-sandbox to run environment servers without isolation"
-        )
-
-    def _docker_failed(self) -> None:
-        """`docker run` itself failed (no such image, no engine): one line, and how to fix it."""
-        from agentopt.sandbox.docker import DOCKER_RUN_FAILED
-
-        if self._proc is None or self._proc.poll() != DOCKER_RUN_FAILED:
-            return
-        reason = self._last_log_line() or "docker run failed"
-        hint = ""
-        if "unable to find image" in reason.lower() or "no such image" in reason.lower():
-            hint = f" (build it: docker build -t {self.sandbox.image} -f docker/Dockerfile . ; or set --sandbox-image)"
-        self.stop()
-        raise InfraError(
-            f"cannot sandbox the {self.name} with docker: {reason}{hint}; use --sandbox local or --sandbox none"
-        )
+        reason = self._box.setup_failure(self.name, self._proc.poll(), self._last_log_line())
+        if reason:
+            self.stop()
+            raise InfraError(reason)
 
     def failure_summary(self) -> str:
         code = self._proc.poll() if self._proc else None
-        if code == 137 and self.sandbox is not None and self.sandbox.mode == "docker":
-            c = self.sandbox
-            return (f"the container was killed by SIGKILL: over its memory limit of {c.memory_mb} MiB or its CPU-time "
-                    f"limit of {c.cpu_s} s; last log line: {self._last_log_line()!r}; log: {self.log_path}")
+        if self._box is not None and (reason := self._box.exit_reason(code, self._last_log_line(), self.log_path)):
+            return reason
         return f"{describe_exit(code)}; last log line: {self._last_log_line()!r}; log: {self.log_path}"
 
     def stop(self, grace_s: float = 5.0) -> None:

@@ -51,6 +51,7 @@ from agentopt.errors import EnvError, InfraError, Problem, UsageError, Validatio
 from agentopt.names import safe_name
 from agentopt.redact import redact, redact_url
 from agentopt.sandbox import SandboxConfig
+from agentopt.sandbox.base import sandbox_for
 from agentopt.servers import ServerProcess, python_module_argv
 
 MAX_RESTARTS = 20  # fresh servers after crashes or wedges, per evaluation; then episodes fail at once
@@ -107,12 +108,10 @@ def parse_env(arg: str, sandbox: str = "local", sandbox_image: str | None = None
             return EnvTarget(name="remote", urls=urls) if len(urls) > 1 else EnvTarget(name="remote", url=urls[0])
         return EnvTarget(name="remote", url=parse_env_url(arg))
     target = replace(_parse_launched(arg, sandbox), sandbox_image=sandbox_image, replicas=replicas)
-    if sandbox == "docker":  # fail closed before anything starts: no engine, no server
-        from agentopt.sandbox.docker import engine_problem, unavailable_message
-
-        problem = engine_problem()
-        if problem is not None:
-            raise InfraError(unavailable_message(problem))
+    # Fail closed before anything starts: e.g. no Docker engine, no server.
+    problem = sandbox_for(sandbox).preflight(SandboxConfig.from_env(sandbox, sandbox_image))
+    if problem is not None:
+        raise InfraError(problem)
     return target
 
 

@@ -8,8 +8,9 @@ environment (`environ.py`), a private writable tmpfs, and resource limits, all s
 small launcher (`launch.py`) before the server's code starts. With
 `--sandbox docker` it runs in a container instead (`docker.py`), reached the same way.
 
-`servers.py` stays the one place that starts processes; this package supplies the
-pieces. Kept free of heavy imports: `launch.py` runs in front of every server.
+Each mode is a `Sandbox` (`base.py`: the Protocol, and the `SANDBOXES` registry that
+installed packages extend through the `agentopt.sandboxes` entry-point group); `servers.py`
+stays the one place that starts processes and only talks to a sandbox's `Box`. Kept free of heavy imports: `launch.py` runs in front of every server.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-MODES = ("local", "docker", "none")
 MiB = 1024 * 1024
 
 
@@ -74,16 +74,18 @@ class SandboxConfig:
 
     @property
     def enabled(self) -> bool:
-        return self.mode != "none"
+        """Whether the server is confined (every sandbox but `none`)."""
+        from agentopt.sandbox.base import sandbox_for
+
+        return sandbox_for(self.mode).confines
 
     @classmethod
     def from_env(cls, mode: str = "local", image: str | None = None) -> SandboxConfig:
         """The defaults, overridden by AGENTOPT_SANDBOX_{MEMORY_MB,CPU_S,NPROC,FSIZE_MB,DISK_MB,MOUNT}; the
         docker image is `image` (--sandbox-image), else AGENTOPT_SANDBOX_IMAGE, else the default."""
-        if mode not in MODES:
-            from agentopt.errors import UsageError
+        from agentopt.sandbox.base import sandbox_for
 
-            raise UsageError(f"--sandbox: unknown mode {mode!r}: use {' or '.join(MODES)}")
+        sandbox_for(mode)  # an unknown mode is a usage error naming the registered ones
         d = cls()
         return cls(
             mode=mode,

@@ -26,7 +26,8 @@ import uuid
 from pathlib import Path
 
 from agentopt.sandbox import MiB, SandboxConfig
-from agentopt.sandbox.local import RelayedSandbox
+from agentopt.sandbox.environ import scrubbed_environ
+from agentopt.sandbox.local import RelayedBox
 from agentopt.sandbox.rootfs import named_files
 
 SOCKET_DIR = "/sock"
@@ -121,7 +122,23 @@ def docker_run_argv(
     ]
 
 
-class DockerSandbox(RelayedSandbox):
+class DockerSandbox:
+    """`--sandbox docker`: a container with no network (--sandbox-image)."""
+
+    name = "docker"
+    summary = "A Docker container with no network, no capabilities and the same limits (--sandbox-image)."
+    confines = True
+
+    def preflight(self, config: SandboxConfig) -> str | None:
+        """Fail closed before anything starts: no engine, no server."""
+        problem = engine_problem()
+        return None if problem is None else unavailable_message(problem)
+
+    def box(self, config: SandboxConfig) -> DockerBox:
+        return DockerBox(config)
+
+
+class DockerBox(RelayedBox):
     """The server in a container whose socket directory is bind-mounted from the host."""
 
     def __init__(self, config: SandboxConfig):
@@ -130,8 +147,6 @@ class DockerSandbox(RelayedSandbox):
         self.name = f"agentopt-env-{uuid.uuid4().hex[:12]}"
 
     def command(self, argv: list[str], extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], str]:
-        from agentopt.servers import scrubbed_environ
-
         reap_orphans(self.docker)
         run = docker_run_argv(
             argv, self.config, name=self.name, socket_dir=str(self.dir), uid=os.getuid(), gid=os.getgid(),
@@ -140,6 +155,23 @@ class DockerSandbox(RelayedSandbox):
         # The docker *client* needs the host's DOCKER_HOST, DOCKER_CONFIG, ...; the container
         # gets none of it (no --env but HOME).
         return run, scrubbed_environ(), str(self.dir)
+
+    def setup_failure(self, server: str, exit_code: int | None, last_line: str) -> str | None:
+        """`docker run` itself failed (no such image, no engine): one line, and how to fix it."""
+        if exit_code != DOCKER_RUN_FAILED:
+            return None
+        reason = last_line or "docker run failed"
+        hint = ""
+        if "unable to find image" in reason.lower() or "no such image" in reason.lower():
+            hint = f" (build it: docker build -t {self.config.image} -f docker/Dockerfile . ; or set --sandbox-image)"
+        return f"cannot sandbox the {server} with docker: {reason}{hint}; use --sandbox local or --sandbox none"
+
+    def exit_reason(self, exit_code: int | None, last_line: str, log: Path) -> str | None:
+        if exit_code != 137:
+            return None
+        c = self.config
+        return (f"the container was killed by SIGKILL: over its memory limit of {c.memory_mb} MiB or its CPU-time "
+                f"limit of {c.cpu_s} s; last log line: {last_line!r}; log: {log}")
 
     def cleanup(self) -> None:
         try:  # the client is gone; make sure the container is too (a no-op after --rm)

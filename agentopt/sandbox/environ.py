@@ -31,3 +31,11 @@ def sandbox_environ(home: str, tmp: str, extra: dict[str, str] | None = None) ->
     env.setdefault("PATH", os.defpath)
     env.update(extra or {})
     return env
+
+
+def scrubbed_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The host's environment minus anything that looks like a secret, plus `extra`: what an
+    unconfined child (`--sandbox none`, the embedded model server, the docker client) gets."""
+    env = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
+    env.update(extra or {})
+    return env

@@ -10,8 +10,9 @@ import tempfile
 from pathlib import Path
 
 from agentopt.sandbox import SandboxConfig, launch, rootfs
+from agentopt.sandbox.base import Launch
 from agentopt.sandbox.environ import sandbox_environ
-from agentopt.sandbox.launch import PREFIX, UNAVAILABLE  # noqa: F401 - re-exported for servers.py
+from agentopt.sandbox.launch import PREFIX, UNAVAILABLE
 from agentopt.sandbox.relay import UnixRelay
 
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
@@ -53,11 +54,9 @@ def _private_dir() -> Path:
     return path
 
 
-class RelayedSandbox:
-    """What every sandbox shares: a private directory holding the server's Unix socket, and
-    the loopback relay the harness reaches it through.
-
-    `argv, env, cwd = box.command(argv, extra_env)`; `port = box.start_relay()`; `box.cleanup()`."""
+class RelayedBox:
+    """What the confining boxes share: a private directory holding the server's Unix socket, and
+    the loopback relay the harness reaches it through. Subclasses give `command`."""
 
     def __init__(self, config: SandboxConfig):
         self.config = config
@@ -65,9 +64,22 @@ class RelayedSandbox:
         self.socket_path = str(self.dir / "server.sock")
         self._relay: UnixRelay | None = None
 
+    def command(self, argv: list[str], extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], str]:
+        raise NotImplementedError
+
+    def prepare(self, argv: list[str], extra_env: dict[str, str]) -> Launch:
+        argv, env, cwd = self.command(argv, extra_env)
+        return Launch(argv, env, cwd, self.start_relay())
+
     def start_relay(self) -> int:
         self._relay = UnixRelay(self.socket_path)
         return self._relay.start()
+
+    def setup_failure(self, server: str, exit_code: int | None, last_line: str) -> str | None:
+        return None
+
+    def exit_reason(self, exit_code: int | None, last_line: str, log: Path) -> str | None:
+        return None
 
     def cleanup(self) -> None:
         if self._relay is not None:
@@ -76,19 +88,44 @@ class RelayedSandbox:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class LocalSandbox(RelayedSandbox):
+def _platform_problem() -> str | None:
+    if sys.platform.startswith("linux"):
+        return None
+    return (f"the environment sandbox needs Linux namespaces (this is {sys.platform}); "
+            "pass --no-sandbox to run environment servers without isolation")
+
+
+class LocalSandbox:
+    """`--sandbox local` (the default): Linux namespaces, a new root, an allow-listed environment, limits."""
+
+    name = "local"
+    summary = "Linux namespaces: no network, a read-only new root, a private tmpfs, resource limits (the default)."
+    confines = True
+
+    def preflight(self, config: SandboxConfig) -> str | None:
+        return _platform_problem()
+
+    def box(self, config: SandboxConfig) -> LocalBox:
+        return LocalBox(config)
+
+
+class LocalBox(RelayedBox):
     """The server in its own namespaces and root filesystem, behind the launcher that sets
     its limits."""
 
     def __init__(self, config: SandboxConfig):
-        if not sys.platform.startswith("linux"):
+        if problem := _platform_problem():
             from agentopt.errors import InfraError
 
-            raise InfraError(
-                f"the environment sandbox needs Linux namespaces (this is {sys.platform}); "
-                "pass --no-sandbox to run environment servers without isolation"
-            )
+            raise InfraError(problem)
         super().__init__(config)
+
+    def setup_failure(self, server: str, exit_code: int | None, last_line: str) -> str | None:
+        """The launcher exits with UNAVAILABLE when a namespace, the new root or a limit cannot be set."""
+        if exit_code != UNAVAILABLE:
+            return None
+        reason = last_line.removeprefix(PREFIX) or "no namespace could be created"
+        return f"cannot sandbox the {server}: {reason}; pass --no-sandbox to run environment servers without isolation"
 
     def command(self, argv: list[str], extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], str]:
         # On the host: the folder the new root is built on, and the socket's folder (the one
