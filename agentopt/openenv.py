@@ -230,10 +230,12 @@ class WeightedMean(WeightedSum):
         return self._mean([await v if inspect.iscoroutine(v) else v for v in values])
 
     def _mean(self, values: list[float]) -> float:
-        used = [(v, w) for v, w, c in zip(values, self._weights, self._rubric_list) if c.applicable]
-        weight = sum(w for _, w in used)
+        # The YAML's own weights, in agentopt.scoring.aggregate's order of operations: the same
+        # float to the last bit (normalised weights would differ in the 16th digit).
+        used = [(c.criterion.weight, v) for v, c in zip(values, self._rubric_list) if c.applicable]
+        weight = sum(w for w, _ in used)
         self.applicable = weight > 0
-        return sum(v * w for v, w in used) / weight if weight > 0 else 0.0
+        return sum(w * v for w, v in used) / weight if weight > 0 else 0.0
 
 
 class EpisodeRubric(ExponentialDiscountingTrajectoryRubric):
