@@ -22,8 +22,9 @@ import httpx
 
 from agentopt.errors import InfraError
 from agentopt.sandbox import NO_SANDBOX, SandboxConfig
-from agentopt.sandbox.base import Box, sandbox_for
+from agentopt.sandbox.base import Box
 from agentopt.sandbox.environ import scrubbed_environ  # noqa: F401 - where callers found it
+from agentopt.sandbox.kinds import sandbox_for
 from agentopt.sandbox.none import free_port  # noqa: F401 - where callers found it
 
 PARENT_PID = "AGENTOPT_PARENT_PID"

@@ -51,7 +51,7 @@ from agentopt.errors import EnvError, InfraError, Problem, UsageError, Validatio
 from agentopt.names import safe_name
 from agentopt.redact import redact, redact_url
 from agentopt.sandbox import SandboxConfig
-from agentopt.sandbox.base import sandbox_for
+from agentopt.sandbox.kinds import sandbox_for
 from agentopt.servers import ServerProcess, python_module_argv
 
 MAX_RESTARTS = 20  # fresh servers after crashes or wedges, per evaluation; then episodes fail at once
@@ -93,7 +93,8 @@ class EnvTarget:
 def parse_env(arg: str, sandbox: str = "local", sandbox_image: str | None = None, replicas: int = 1) -> EnvTarget:
     """What `--env ARG` names. `replicas` > 1 (--env-replicas) launches that many servers of a
     launched environment; several running servers are given as comma-separated URLs."""
-    SandboxConfig.from_env(sandbox)  # a bad mode or limit is a usage error before any launch
+    sandbox_for(sandbox)  # an unknown mode is a usage error naming the registered ones
+    SandboxConfig.from_env(sandbox)  # so is a bad limit, before any launch
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise UsageError(f"--env-replicas {replicas!r}: give 1 or more")
     if URL_SCHEME.match(arg):

@@ -8,7 +8,7 @@ environment (`environ.py`), a private writable tmpfs, and resource limits, all s
 small launcher (`launch.py`) before the server's code starts. With
 `--sandbox docker` it runs in a container instead (`docker.py`), reached the same way.
 
-Each mode is a `Sandbox` (`base.py`: the Protocol, and the `SANDBOXES` registry that
+Each mode is a `Sandbox` (`base.py`: the Protocol; `kinds.py`: the `SANDBOXES` registry that
 installed packages extend through the `agentopt.sandboxes` entry-point group); `servers.py`
 stays the one place that starts processes and only talks to a sandbox's `Box`. Kept free of heavy imports: `launch.py` runs in front of every server.
 """
@@ -72,20 +72,10 @@ class SandboxConfig:
     mounts: tuple[str, ...] = ()
     image: str = "agentopt-env:latest"
 
-    @property
-    def enabled(self) -> bool:
-        """Whether the server is confined (every sandbox but `none`)."""
-        from agentopt.sandbox.base import sandbox_for
-
-        return sandbox_for(self.mode).confines
-
     @classmethod
     def from_env(cls, mode: str = "local", image: str | None = None) -> SandboxConfig:
         """The defaults, overridden by AGENTOPT_SANDBOX_{MEMORY_MB,CPU_S,NPROC,FSIZE_MB,DISK_MB,MOUNT}; the
         docker image is `image` (--sandbox-image), else AGENTOPT_SANDBOX_IMAGE, else the default."""
-        from agentopt.sandbox.base import sandbox_for
-
-        sandbox_for(mode)  # an unknown mode is a usage error naming the registered ones
         d = cls()
         return cls(
             mode=mode,

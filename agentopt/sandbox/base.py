@@ -6,7 +6,8 @@ built-ins and whatever installed packages declare in the entry-point group
 `agentopt.sandboxes`. For each launch a sandbox makes a `Box`: it turns the server's command
 into the confined command, gives the loopback port the harness reaches the server on, says
 in one line when the box itself (not the server) failed, and cleans up after the stop.
-`servers.ServerProcess` is the one place that starts processes; it only talks to a Box.
+`servers.ServerProcess` is the one place that starts processes; it only talks to a Box. The
+registry is in `kinds.py` (it imports the built-ins, which import this module).
 `agentopt.testing.sandboxes.SandboxConformance` is the suite every registered one passes.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from agentopt.registry import Registry, missing_attributes
+from agentopt.registry import missing_attributes
 from agentopt.sandbox import SandboxConfig
 
 
@@ -73,24 +74,3 @@ class Sandbox(Protocol):
 
 def sandbox_problem(item: object) -> str | None:
     return missing_attributes(item, {"name": str, "summary": str, "confines": bool}, ("preflight", "box"))
-
-
-def _builtins() -> list[Sandbox]:
-    from agentopt.sandbox.docker import DockerSandbox
-    from agentopt.sandbox.local import LocalSandbox
-    from agentopt.sandbox.none import NoSandbox
-
-    return [LocalSandbox(), DockerSandbox(), NoSandbox()]
-
-
-SANDBOXES: Registry[Sandbox] = Registry("agentopt.sandboxes", "sandbox", _builtins, sandbox_problem)
-
-
-def sandbox_for(mode: str) -> Sandbox:
-    """The sandbox named `mode`; a usage error naming the known ones otherwise."""
-    known = SANDBOXES.all()
-    if mode not in known:
-        from agentopt.errors import UsageError
-
-        raise UsageError(f"--sandbox: unknown mode {mode!r}: use {' or '.join(known)}")
-    return known[mode]

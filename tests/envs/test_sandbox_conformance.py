@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentopt.sandbox.base import SANDBOXES
+from agentopt.sandbox.kinds import SANDBOXES
 from agentopt.testing.sandboxes import SandboxConformance
 
 
