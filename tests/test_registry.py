@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -89,3 +90,16 @@ def test_an_operator_must_declare_what_it_edits_its_first_settings_and_whether_i
     assert operator_problem(Bare()) == "`edits` is 'prompt', not one of system_prompt, skills, tools, examples or None"
     Bare.edits = None
     assert operator_problem(Bare()) is None
+
+
+def test_a_component_is_parsed_once_and_stays_the_text_the_journal_keeps():
+    from agentopt.records import Component
+
+    skill = Component("skill:refunds")
+    assert (skill.kind, skill.name, skill.edits) == ("skill", "refunds", "skills")
+    assert skill == "skill:refunds" and json.dumps({"component": skill}) == '{"component": "skill:refunds"}'
+    assert Component.tool("lookup").edits == "tools" and Component("system_prompt").name is None
+    assert Component("merge").edits is None and Component("examples").edits == "examples"
+    for bad in ("skill", "skill:", "system_prompt:x", "Skill:x", ""):
+        with pytest.raises(ValueError):
+            Component(bad)

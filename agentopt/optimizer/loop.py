@@ -43,6 +43,7 @@ from agentopt.optimizer.operators import all_operators
 from agentopt.optimizer.operators.sample import player
 from agentopt.optimizer.study import DUPLICATE, NOTHING_PROPOSED, OperatorStudy
 from agentopt.optimizer.types import BASELINE, Candidate, Operator, ProposalContext
+from agentopt.records import IDLE, PLAYED  # statuses: nothing to evaluate; the spec was played
 from agentopt.scoring.aggregate import summarize
 from agentopt.scoring.result import SplitSummary
 from agentopt.spec.agent import LOCAL_MODEL, AgentSpec
@@ -52,8 +53,6 @@ from agentopt.store.run import RunFolder
 log = logging.getLogger(__name__)
 
 PATIENCE = 10  # stop after this many iterations in a row that produced nothing to evaluate
-IDLE = ("invalid", "duplicate", "error", "skipped")
-PLAYED = ("baseline", "screened_out", "rejected", "accepted")  # decisions whose spec was played
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from agentopt.records import Status
 from agentopt.redact import redact_url
 from agentopt.store import plots
 from agentopt.store.report import fmt, pct, tasks_note
 from agentopt.truncation import truncation_line
 
 CANDIDATE_COLUMNS = ("id", "parent", "operator", "component", "status", "train", "val", "note", "reason")
-STATUSES = ("baseline", "accepted", "rejected", "screened_out", "invalid", "duplicate")
+STATUSES = frozenset(Status)  # every status a decision can have (agentopt.records.Status)
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -119,7 +120,7 @@ def candidate_cells(c: dict[str, Any]) -> dict[str, str]:
         "id": str(c.get("id", "")), "parent": str(c.get("parent") or ""), "operator": str(c.get("operator") or ""),
         "component": str(c.get("component") or ""), "status": str(c.get("status", "")), "note": str(c.get("note") or ""),
         "reason": str(c.get("reason") or ""), "train": train_s, "val": val_s,
-        "status_class": c.get("status") if c.get("status") in STATUSES else "other",
+        "status_class": str(c.get("status")) if c.get("status") in STATUSES else "other",  # "other": a newer agentopt's status
     }
 
 

@@ -216,3 +216,15 @@ def test_markdown_table_cells_escape_pipes():
 )
 def test_markdown_to_html(text, expected):
     assert str(markdown_to_html(text)) == expected
+
+
+def test_every_status_has_its_own_badge_and_an_unknown_one_is_other():
+    from agentopt.records import Status
+    from agentopt.store.html_report import candidate_cells
+
+    for status in Status:
+        assert candidate_cells({"id": "c1", "status": status.value})["status_class"] == status.value
+    assert candidate_cells({"id": "c1", "status": "from_a_newer_agentopt"})["status_class"] == "other"
+    page = render()
+    for css in ("error", "skipped"):
+        assert f".status.{css}" in page  # styled, not rendered as "other"

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
+from agentopt.records import Component
 from agentopt.spec.agent import AgentSpec, ToolOverride
 
 BASELINE_ID = "c0"
@@ -84,8 +85,8 @@ def components(spec: AgentSpec) -> dict[str, Any]:
         "params": spec.params,
         "loop": spec.loop,
     }
-    parts.update({f"skill:{s.name}": s for s in spec.skills})
-    parts.update({f"tool:{t.name}": t.description for t in spec.tools if t.description is not None})
+    parts.update({Component.skill(s.name): s for s in spec.skills})
+    parts.update({Component.tool(t.name): t.description for t in spec.tools if t.description is not None})
     return parts
 
 
@@ -94,8 +95,9 @@ def _present(parts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _assemble(parent: AgentSpec, keys: list[str], chosen: dict[str, Any]) -> AgentSpec:
-    skills = tuple(chosen[k] for k in keys if k.startswith("skill:") and chosen.get(k) is not None)
-    tools = tuple(ToolOverride(k.partition(":")[2], chosen[k]) for k in keys if k.startswith("tool:") and chosen.get(k) is not None)
+    named = [(k, Component(k)) for k in keys if ":" in k]  # skill:NAME and tool:NAME (the rest are whole parts)
+    skills = tuple(chosen[k] for k, c in named if c.kind == "skill" and chosen.get(k) is not None)
+    tools = tuple(ToolOverride(c.name, chosen[k]) for k, c in named if c.kind == "tool" and chosen.get(k) is not None)
     described = {t.name for t in tools}
     tools += tuple(t for t in parent.tools if t.hidden and t.name not in described)  # hidden stays hidden
     tools = tuple(replace(t, hidden=t.hidden or t.name in parent.hidden_tools) for t in tools)

@@ -21,6 +21,7 @@ from agentopt.optimizer.guards import check_text
 from agentopt.optimizer.prompts import answer_tokens, ask_json, failing_criteria, minibatch, reflective_dataset, render
 from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.prompt import render_template
+from agentopt.records import Component
 from agentopt.spec.agent import AgentSpec, ToolOverride
 
 log = logging.getLogger(__name__)
@@ -92,14 +93,15 @@ def components(spec: AgentSpec, tools: tuple[tuple[str, str], ...]) -> list[str]
     allowed = spec.optimize.components
     names = [SYSTEM_PROMPT] if SYSTEM_PROMPT in allowed else []
     if "skills" in allowed:
-        names += [f"skill:{s.name}" for s in spec.skills]
+        names += [Component.skill(s.name) for s in spec.skills]
     if "tools" in allowed:
-        names += [f"tool:{name}" for name, _ in tools]
+        names += [Component.tool(name) for name, _ in tools]
     return names
 
 
 def current_text(spec: AgentSpec, component: str, tools: tuple[tuple[str, str], ...]) -> str:
-    kind, _, name = component.partition(":")
+    part = Component(component)
+    kind, name = part.kind, part.name
     if kind == "skill":
         return next(s.body for s in spec.skills if s.name == name)
     if kind == "tool":
@@ -109,7 +111,8 @@ def current_text(spec: AgentSpec, component: str, tools: tuple[tuple[str, str], 
 
 def with_text(spec: AgentSpec, component: str, text: str) -> AgentSpec:
     """`spec` with `component` set to `text` and nothing else changed."""
-    kind, _, name = component.partition(":")
+    part = Component(component)
+    kind, name = part.kind, part.name
     if kind == "skill":
         skills = tuple(replace(s, body=text) if s.name == name else s for s in spec.skills)
         return replace(spec, skills=skills)
@@ -123,7 +126,8 @@ def with_text(spec: AgentSpec, component: str, text: str) -> AgentSpec:
 
 
 def describe(component: str) -> str:
-    kind, _, name = component.partition(":")
+    part = Component(component)
+    kind, name = part.kind, part.name
     if kind == "skill":
         return f"The body of the skill `{name}`: a markdown procedure the agent follows when it applies."
     if kind == "tool":
