@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentopt.envs.session import EnvTarget, parse_env
 from agentopt.envs.tasks import load_tasks_file
@@ -39,6 +39,9 @@ from agentopt.spec.load import load_agent, load_rubric
 from agentopt.spec.rubric import Rubric
 from agentopt.store.run import REPORT, SUMMARY, RunFolder, read_jsonl
 from agentopt.truncation import truncation
+
+if TYPE_CHECKING:  # the optimizer is imported when optimize() runs: `agentopt.evaluate` stays light
+    from agentopt.optimizer.loop import Display, RunResult
 
 __all__ = ["EvalRun", "OptimizeResult", "evaluate", "optimize"]
 
@@ -248,7 +251,7 @@ def new_run_folder(
 
 def finish_run(run: RunFolder, result: Any, optimizer: Any, agent_file: str | Path, rubric: Rubric, target: EnvTarget, config: Any, wall_s: float) -> dict[str, Any]:
     """summary.json, best/ and the reports of a finished optimization; returns the summary."""
-    summary = run_summary(result, Path(agent_file), rubric, redact_url(target.label), config, wall_s, optimizer.evaluator.usage)
+    summary = run_summary(result, Path(agent_file), rubric, redact_url(target.label) or target.label, config, wall_s, optimizer.evaluator.usage)
     summary["plan"] = optimizer.plan.to_dict()
     summary["truncation"] = truncation((e.trace for e in optimizer.journal.episodes.values()), optimizer.baseline.spec.params.max_tokens)
     summary["tasks"] = optimizer.evaluator.task_info()  # how the episodes were chosen; whether seeds are honoured
@@ -287,14 +290,14 @@ class OptimizeResult:
     run_dir: Path
     winner: AgentSpec
     summary: dict[str, Any]
-    result: Any  # agentopt.optimizer.loop.RunResult
+    result: RunResult
 
 
 def optimize(
     agent: AgentSpec | str | Path, rubric: Rubric | str | Path, env: str, *, max_rollouts: int | None = DEFAULT_ROLLOUTS,
     max_cost: float | None = None, max_time_s: float | None = None, max_candidates: int | None = None,
     runs_dir: str | Path = "runs", model: ChatModel | None = None, operators: Iterable[Any] | None = None,
-    display: Any = None, sandbox: str = "local", sandbox_image: str | None = None, env_replicas: int = 1, **options: Any,
+    display: Display | None = None, sandbox: str = "local", sandbox_image: str | None = None, env_replicas: int = 1, **options: Any,
 ) -> OptimizeResult:
     """Optimize `agent` on `env` and write runs_dir/<time>-run-<name>/ as `agentopt run` does (best/, summary.json, reports).
 
@@ -428,7 +431,7 @@ def resume_options(run: RunFolder, budget: Any, env: str | None = None, storage:
     except (ValueError, KeyError, TypeError, AttributeError) as exc:  # cut short, edited by hand, another version
         raise UsageError(f"--resume: {path} is not a run_options.json agentopt can read ({type(exc).__name__}: {exc})") from None
     given = {k: v for k, v in asdict(budget).items() if v is not None}
-    env = _with_credentials("--env", saved_env, env)
+    env = _with_credentials("--env", saved_env, env) or saved_env
     config = replace(config, budget=replace(config.budget, **given), storage=_with_credentials("--storage", config.storage, storage))
     return config, env
 
