@@ -32,9 +32,11 @@ demo: $(STAMP)
 	$(BIN)/agentopt eval "$$(ls -td runs/*-run-triage | head -1)/best/agent.yaml" $(DEMO_ENV) --split val
 
 # Lint first: a rule broken fails in seconds, before the tests' minutes. The rules are in pyproject.toml:
-# ruff's, and the import-linter contract of agentopt's layers (docs/design.md, "Layers").
+# ruff's, mypy's (strict on the public API) and the import-linter contract of agentopt's layers
+# (docs/design.md, "Layers").
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo
 
 test: lint
