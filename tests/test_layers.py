@@ -16,11 +16,6 @@ import agentopt
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Cycles not broken yet, each with the change that breaks it (issue 11). A cycle not listed fails;
-# a listed one that is gone passes (then delete its line).
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-}
-
 
 def import_cycles(graph: grimp.ImportGraph) -> list[frozenset[str]]:
     """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
@@ -75,8 +70,8 @@ def describe(graph: grimp.ImportGraph, cycle: frozenset[str]) -> str:
 
 def test_no_import_cycle():
     graph = grimp.build_graph("agentopt", exclude_type_checking_imports=True, cache_dir=None)
-    new = [cycle for cycle in import_cycles(graph) if cycle not in KNOWN_CYCLES]
-    assert not new, "import cycles: " + " | ".join(describe(graph, cycle) for cycle in new)
+    cycles = import_cycles(graph)
+    assert not cycles, "import cycles: " + " | ".join(describe(graph, cycle) for cycle in cycles)
 
 
 def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import(tmp_path, monkeypatch):
