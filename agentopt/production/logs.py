@@ -161,7 +161,7 @@ def _from_chat(path: Path, line: int, record: dict[str, Any]) -> Conversation | 
         return None
     places = [record, record.get("metadata"), request.get("metadata")]
     label = next((_parsed(p[k]) for p in places if isinstance(p, dict) for k in p if LABEL_KEY.search(str(k)) and p[k] is not None), None)
-    meta = {**(request.get("metadata") or {}), **(record.get("metadata") or {})} if isinstance(record.get("metadata") or {}, dict) else {}
+    meta = {k: v for p in (request.get("metadata"), record.get("metadata")) if isinstance(p, dict) for k, v in p.items()}
     conversation = meta.get("conversation_id") or record.get("conversation_id")
     return Conversation(f"{path}:{line}", text, label, None if conversation is None else str(conversation), "chat")
 
