@@ -309,6 +309,8 @@ def env_serve(
         serve(name, port, host, parse_options(options or []))
     except ValueError as exc:
         _fail(_usage(str(exc)))
+    except AgentoptError as error:  # e.g. a rubric= file the environment cannot score with
+        _fail(error)
 
 
 def main() -> None:

@@ -74,18 +74,32 @@ def rubric(path: str | RubricSpec, judge: ChatModel | None = None, gamma: float 
         from agentopt.spec.load import load_rubric
 
         spec = load_rubric(str(path))
+    where = _locator(spec, path)
     problems = [
-        Problem(spec.source or "rubric", 0, 0, f"criteria[{i}].check.type", f"{c.check} cannot be scored by an environment server: {SERVER_BLIND[c.check]}")
+        where(f"criteria[{i}].check.type", f"{c.check} cannot be scored by an environment server: {SERVER_BLIND[c.check]}")
         for i, c in enumerate(spec.criteria) if c.check in SERVER_BLIND
     ]
     if judge is None:
         problems += [
-            Problem(spec.source or "rubric", 0, 0, f"criteria[{i}].check.type", "llm_judge needs a model: pass judge= (an agentopt ChatModel)")
+            where(f"criteria[{i}].check.type", "llm_judge needs a model: pass judge= (an agentopt ChatModel)")
             for i, c in enumerate(spec.criteria) if c.check == "llm_judge"
         ]
     if problems:
         raise ValidationError(problems)
     return EpisodeRubric(spec, CheckContext(judge=judge, judge_model=spec.judge_model), gamma)
+
+
+def _locator(spec: RubricSpec, path: Any):
+    """problem(field, message) -> a Problem at the field's file:line:column when the file is at hand."""
+    file = str(path) if not isinstance(path, RubricSpec) else (spec.source or "rubric")
+    source = None
+    if not isinstance(path, RubricSpec) or spec.source:
+        from agentopt.spec.yaml_source import read
+
+        source = read(file)
+    if source is None or source.problems:
+        return lambda field, message: Problem(file, 0, 0, field, message)
+    return source.problem
 
 
 def server_trace(trajectory: list[tuple[Any, Any]], task: dict[str, Any]) -> Trace:

@@ -155,5 +155,5 @@ def test_criteria_an_environment_cannot_score_are_refused_in_one_line_each(tmp_p
         openenv_rubric(str(path))
     lines = str(error.value).splitlines()
     assert len(lines) == 2
-    assert "criteria[0].check.type: max_tokens cannot be scored by an environment server" in lines[0]
-    assert "criteria[1].check.type: llm_judge needs a model" in lines[1]
+    assert lines[0].startswith(f"{path}:6:13:") and "criteria[0].check.type: max_tokens cannot be scored by an environment server" in lines[0]
+    assert lines[1].startswith(f"{path}:10:13:") and "criteria[1].check.type: llm_judge needs a model" in lines[1]
