@@ -1,0 +1,1 @@
+"""An example agentopt plug-in: the `all_lowercase` check and the `lowercase` operator."""
