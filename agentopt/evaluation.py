@@ -186,7 +186,7 @@ class Evaluator:
         # The env server boots in its own process while we import OpenEnv's client here
         # (both take ~5 s: overlapping them halves the wait before the first episode).
         try:
-            await asyncio.gather(asyncio.to_thread(self.env.start), asyncio.to_thread(import_module, "openenv.core.mcp_client"))
+            await asyncio.gather(asyncio.to_thread(self.env.start), asyncio.to_thread(import_module, "openenv.core.generic_client"))
             await self.env.kind()  # a URL that is no OpenEnv server stops here, in one line, before any notice
         except BaseException:
             await self.__aexit__()

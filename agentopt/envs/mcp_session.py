@@ -1,5 +1,5 @@
 """How the agent acts in an MCP tool environment (OpenEnv's `MCPEnvironment`): the server's
-tools, each call a `call_tool` step over the session's WebSocket (OpenEnv's MCPToolClient)."""
+tools, listed and each called as a step over the session's one WebSocket."""
 
 from __future__ import annotations
 
@@ -24,27 +24,38 @@ def result_text(result: Any) -> str:
     return "" if result is None else (result if isinstance(result, str) else json.dumps(result, default=str))
 
 
-class McpActions:
-    def client(self, url: str, step_timeout_s: float) -> Any:
-        from openenv.core.mcp_client import MCPToolClient
+def _tool(payload: dict[str, Any]) -> ToolSpec:
+    schema = payload.get("input_schema", payload.get("inputSchema")) or {}
+    return ToolSpec(str(payload.get("name", "")), payload.get("description") or "", dict(schema))
 
-        return MCPToolClient(base_url=url, message_timeout_s=step_timeout_s)
+
+class McpActions:
+    """Everything over the session's one WebSocket: `list_tools` and `call_tool` are steps the
+    server's /ws handler routes to the environment's MCP server (OpenEnv 0.3 and later). OpenEnv's
+    MCPToolClient would also open an HTTP MCP session per episode (a new connection and three
+    POSTs: session/create, tools/list, session/close), which costs the harness more CPU than the
+    episode's steps; the plain WebSocket client does not, and its observations stay JSON
+    (no pydantic model per step)."""
+
+    def client(self, url: str, step_timeout_s: float) -> Any:
+        from openenv.core.generic_client import GenericEnvClient
+
+        return GenericEnvClient(base_url=url, message_timeout_s=step_timeout_s)
 
     async def tools(self, session: EnvSession) -> list[ToolSpec]:
-        tools = await session._guard("list_tools", session._live().list_tools(use_cache=False))
-        return [ToolSpec(t.name, t.description or "", dict(t.input_schema or {})) for t in tools]
+        result = await session._guard("list_tools", session._live().step({"type": "list_tools"}))
+        obs = result.observation if isinstance(result.observation, dict) else {}
+        return [_tool(t) for t in obs.get("tools") or [] if isinstance(t, dict)]
 
     async def call_tool(self, session: EnvSession, name: str, arguments: dict[str, Any]) -> StepOutcome:
-        from openenv.core.env_server.mcp_types import CallToolAction
-
-        step = session._live().step(CallToolAction(tool_name=name, arguments=arguments))
+        step = session._live().step({"type": "call_tool", "tool_name": name, "arguments": arguments})
         result = await session._guard(f"tool {name!r}", step)
-        obs = result.observation
-        error = getattr(obs, "error", None)
-        raw = getattr(obs, "result", None)
+        obs = result.observation if isinstance(result.observation, dict) else {}
+        error = obs.get("error")
+        raw = obs.get("result")
         is_error = isinstance(raw, dict) and raw.get("is_error")
         text = result_text(raw)
-        error_text = error.message if error is not None else (text if is_error else None)
+        error_text = (str(error.get("message", error)) if isinstance(error, dict) else str(error)) if error else (text if is_error else None)
         reward = result.reward
         fields = observation_fields(result)
         fields["result"] = text  # for loop.observation_template: the result as the agent reads it
@@ -53,6 +64,6 @@ class McpActions:
             error=error_text,
             reward=float(reward) if reward is not None else None,
             done=bool(result.done),
-            metadata=dict(result.metadata or getattr(obs, "metadata", {}) or {}),
+            metadata=dict(result.metadata or obs.get("metadata") or {}),
             fields=fields,
         )

@@ -2,7 +2,7 @@
 
 The harness only speaks the OpenEnv protocol (OpenEnv's own clients over `/ws`, plus the
 HTTP Task API for listing a split's tasks), so any OpenEnv server URL works, of either kind
-(agentopt.envs.kind): an MCP tool environment (`MCPToolClient`: list_tools, call_tool; see
+(agentopt.envs.kind): an MCP tool environment (list_tools and call_tool as steps over the WebSocket; see
 mcp_session.py) or a typed-action one (`GenericEnvClient`: one tool, the action, sent as a
 step; see typed_session.py). `EnvSession` hides which: reset, tools, call_tool.
 
@@ -458,14 +458,8 @@ class EnvSession:
             from agentopt.envs.mcp_session import McpActions
 
             self._actions = McpActions()
-        client = self._actions.client(self.env.url, self.env.step_timeout_s)
-        if getattr(client, "_http_client", 0) is None:
-            # OpenEnv's client opens an httpx client per session for its HTTP calls, and
-            # httpx loads the CA bundle for each one (~30 ms of CPU, most of an episode's
-            # harness time); this one reuses a TLS context built once. The session still
-            # owns and closes it.
-            client._http_client = httpx.AsyncClient(headers=getattr(client, "_headers", None), verify=_tls_context())
-        self._client = client
+        # A WebSocket client only (OpenEnv's GenericEnvClient): no HTTP client, no HTTP call per episode.
+        self._client = self._actions.client(self.env.url, self.env.step_timeout_s)
         await self._guard("connect", self._client.connect())
         return self
 
