@@ -1,7 +1,8 @@
 """One model client for every provider: retries, timeouts, accounting and the cache.
 
-- `local` goes to the embedded model server (started on first use) through the plain
-  `openai` client, like any OpenAI-compatible URL (`model_params.api_base`).
+- `local` goes to the embedded model server (started on first use) like any
+  OpenAI-compatible URL (`model_params.api_base`): one kept-alive aiohttp session posts
+  the chat-completions JSON (agentopt.models.openai_http; lighter than the openai SDK).
 - Everything else goes through litellm (OpenAI, Azure, Anthropic, Ollama, vLLM, ...),
   imported lazily because it costs ~3.5 s.
 - Retries: exponential backoff with full jitter on 429, 5xx, timeouts and connection
@@ -23,6 +24,7 @@ from typing import Any
 
 from agentopt.errors import ProviderError
 from agentopt.models.cache import ResponseCache, request_key
+from agentopt.models.openai_http import MalformedAnswer, OpenAICompatibleClient
 from agentopt.models.types import ChatRequest, ChatResponse, ModelToolCall
 from agentopt.redact import redact
 
@@ -46,7 +48,7 @@ class _Retryable(Exception):
 
 
 def _is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, (_Retryable, asyncio.TimeoutError, TimeoutError, ConnectionError)):
+    if isinstance(exc, (_Retryable, MalformedAnswer, asyncio.TimeoutError, TimeoutError, ConnectionError)):
         return True
     status = getattr(exc, "status_code", None)
     if status is not None:
@@ -82,7 +84,7 @@ class ModelClient:
         self.usage = Usage()
         self._local_server = local_server  # a LocalModelServer, started on first use
         self._local_lock = asyncio.Lock()
-        self._openai_clients: dict[str, Any] = {}
+        self._http = OpenAICompatibleClient()
         self._in_flight: dict[str, asyncio.Future[ChatResponse]] = {}
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
@@ -148,17 +150,7 @@ class ModelClient:
         return ChatResponse(**{**response.__dict__, "latency_s": time.perf_counter() - started})
 
     # --- OpenAI-compatible endpoints (the local model, vLLM, gateways) ---
-    async def _openai_client(self, base_url: str, api_key: str) -> Any:
-        if base_url not in self._openai_clients:
-            from openai import AsyncOpenAI
-
-            # Retries are ours (one policy for every provider), so the SDK's are off.
-            self._openai_clients[base_url] = AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0)
-        return self._openai_clients[base_url]
-
     async def _call_openai_compatible(self, request: ChatRequest) -> Any:
-        from openai.types.chat import ChatCompletion
-
         if request.model == "local":
             base_url, model = await self._local_base_url(), "local"
             api_key = "local"
@@ -166,13 +158,7 @@ class ModelClient:
             base_url = request.api_base or ""
             model = request.model.split("/", 1)[1] if request.model.startswith("openai/") else request.model
             api_key = os.environ.get("OPENAI_API_KEY", "none")
-        client = await self._openai_client(base_url, api_key)
-        kwargs = _common_kwargs(request)
-        # The SDK's low-level post sends the same JSON body as `chat.completions.create`
-        # without its typed transform of the params, which walks every message against
-        # the SDK's TypedDicts (~3 ms of CPU per call on a 12-message conversation; the
-        # body is plain JSON already).
-        return await client.post("/chat/completions", body={"model": model, **kwargs}, cast_to=ChatCompletion)
+        return await self._http.chat_completion(base_url, api_key, {"model": model, **_common_kwargs(request)})
 
     async def _local_base_url(self) -> str:
         async with self._local_lock:
@@ -198,9 +184,7 @@ class ModelClient:
         return raw, cost
 
     async def aclose(self) -> None:
-        for client in self._openai_clients.values():
-            await client.close()
-        self._openai_clients.clear()
+        await self._http.aclose()
         if self._local_server is not None and self._local_server.running:
             await asyncio.to_thread(self._local_server.stop)
         if self.cache is not None:
