@@ -59,21 +59,36 @@ class OpenAICompatibleClient:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, tuple[Any, Any]] = {}  # base URL -> (proxy, proxy auth) from the environment
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            # Up to 1,000 connections (the openai SDK's default), kept alive between calls;
-            # proxies from the environment (HTTPS_PROXY, ...) as the SDK honoured them.
+            # Up to 1,000 connections (the openai SDK's default), kept alive between calls; no
+            # cookies. trust_env stays off: with it aiohttp reads ~/.netrc and the proxy variables
+            # in a thread for every request; the proxy is looked up once per endpoint instead.
             connector = aiohttp.TCPConnector(limit=1000, limit_per_host=0, ssl=_tls_context())
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+            self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
         return self._session
+
+    def _proxy(self, url: str) -> tuple[Any, Any]:
+        """The proxy the environment names for `url` (HTTPS_PROXY, NO_PROXY, ...), as the openai SDK used it."""
+        if url not in self._proxies:
+            from aiohttp.helpers import get_env_proxy_for_url
+            from yarl import URL
+
+            try:
+                self._proxies[url] = get_env_proxy_for_url(URL(url))
+            except LookupError:
+                self._proxies[url] = (None, None)
+        return self._proxies[url]
 
     async def chat_completion(self, base_url: str, api_key: str, body: dict[str, Any]) -> dict[str, Any]:
         url = base_url.rstrip("/") + "/chat/completions"
         headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json", "Accept": "application/json"}
         data = json.dumps(body, ensure_ascii=False).encode()
+        proxy, proxy_auth = self._proxy(url)
         try:
-            async with self._client().post(url, data=data, headers=headers) as response:
+            async with self._client().post(url, data=data, headers=headers, proxy=proxy, proxy_auth=proxy_auth) as response:
                 raw = await response.read()
                 status = response.status
         except aiohttp.ClientResponseError as exc:
