@@ -129,31 +129,41 @@ def session_cpu_s(sid: int) -> float:
     return total / tick
 
 
-def env_server_pid(evaluator) -> int:
-    return evaluator.env._process._proc.pid
+def env_server_pids(evaluator) -> list[int]:
+    """The launched environment server's pid, or each replica's."""
+    servers = getattr(evaluator.env, "replicas", [evaluator.env])
+    return [server._process._proc.pid for server in servers]
+
+
+def env_cpu_s(pids: list[int]) -> float:
+    return sum(session_cpu_s(pid) for pid in pids)
 
 
 def print_json(label: str, data: dict) -> None:
     print(f"{label}: {json.dumps(data)}")
 
 
-async def measure(spec, rubric, server: ModelServer, folder: Path, episodes: int, concurrency: int, warmup: int = 0, sandbox: str = "local") -> dict:
+async def measure(
+    spec, rubric, server: ModelServer, folder: Path, episodes: int, concurrency: int, warmup: int = 0, sandbox: str = "local",
+    replicas: int = 1,
+) -> dict:
     """Play `episodes` counter episodes at `concurrency` through one Evaluator (as
     `agentopt eval` does: each trace scored and appended to traces.jsonl), after
     `warmup` untimed ones, and return the figures. `sandbox` is agentopt's environment
-    sandbox mode: "local" (the default, a namespace behind a relay) or "none"."""
+    sandbox mode: "local" (the default, a namespace behind a relay) or "none"; `replicas`
+    is --env-replicas (environment CPU is summed over the replicas)."""
     from agentopt.envs.session import EnvTarget
     from agentopt.evaluation import EvalConfig, Evaluator
     from agentopt.store.run import RunFolder
 
     run = RunFolder.create(folder / "runs", "bench", f"c{concurrency}")
     config = EvalConfig(split="val", concurrency=concurrency, cache_path=None)
-    async with Evaluator(EnvTarget(name=ENV, sandbox=sandbox), rubric, run.logs, config) as ev:
+    async with Evaluator(EnvTarget(name=ENV, sandbox=sandbox, replicas=replicas), rubric, run.logs, config) as ev:
         tasks = await ev.tasks("val")
         if warmup:
             await ev.run(spec, tasks[:warmup])
         mine = tasks[warmup : warmup + episodes]
-        env_pid = env_server_pid(ev)
+        env_pids = env_server_pids(ev)
         totals = {"steps": 0, "errors": 0, "score": 0.0, "first_error": None}
 
         def record(episode) -> None:
@@ -166,10 +176,10 @@ async def measure(spec, rubric, server: ModelServer, folder: Path, episodes: int
                 totals["score"] += episode.score.score
 
         server.reset()
-        env_cpu0, cpu0, t0 = session_cpu_s(env_pid), time.process_time(), time.perf_counter()
+        env_cpu0, cpu0, t0 = env_cpu_s(env_pids), time.process_time(), time.perf_counter()
         await ev.run(spec, mine, on_episode=record)
         wall = time.perf_counter() - t0
-        harness_cpu, env_cpu = time.process_time() - cpu0, session_cpu_s(env_pid) - env_cpu0
+        harness_cpu, env_cpu = time.process_time() - cpu0, env_cpu_s(env_pids) - env_cpu0
     model = server.stats()
     steps = max(1, totals["steps"])
     n = len(mine)
@@ -177,6 +187,7 @@ async def measure(spec, rubric, server: ModelServer, folder: Path, episodes: int
         "episodes": n,
         "concurrency": concurrency,
         "sandbox": sandbox,
+        "replicas": replicas,
         "steps": totals["steps"],
         "errors": totals["errors"],
         "first_error": totals["first_error"],
