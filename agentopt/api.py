@@ -224,7 +224,8 @@ def render_reports(run: RunFolder) -> Path:
     diff = (best / "diff.md").read_text(encoding="utf-8") if (best / "diff.md").exists() else ""
     skill = (best / "best_skill.md").read_text(encoding="utf-8") if (best / "best_skill.md").exists() else ""
     run.write_text(REPORT, render_run_markdown(summary, candidates, diff))
-    return run.write_text("report.html", render_html_report(summary, candidates, diff, skill))
+    episodes = read_jsonl(run.path / "episodes.jsonl") if (run.path / "episodes.jsonl").exists() else ()
+    return run.write_text("report.html", render_html_report(summary, candidates, diff, skill, episodes))
 
 
 def saved_options(env: str, config: Any) -> dict[str, Any]:

@@ -108,14 +108,28 @@ def spec_diff(baseline: AgentSpec, winner: AgentSpec) -> str:
     if baseline.examples != winner.examples:
         shown = "\n".join(f"- {e.input} -> {_text(e.output)}" for e in winner.examples) or "(none)"
         parts.append(f"## Examples ({len(baseline.examples)} -> {len(winner.examples)})\n\n{_how_shown(winner)}{shown}")
-    for label, old, new in (("model", baseline.model, winner.model), ("model_params", baseline.params, winner.params)):
-        if old != new:
-            parts.append(f"## {label}\n\n- before: `{old}`\n- after: `{new}`")
-    loop_changes = [f"- `{key}`: {value!r} -> {getattr(winner.loop, key)!r}"
-                    for key, value in vars(baseline.loop).items() if getattr(winner.loop, key) != value]
-    if loop_changes:
-        parts.append("## loop\n\n" + "\n".join(loop_changes))
+    settings = _settings_diff(baseline, winner)
+    if settings:
+        parts.append("## Settings\n\nOnly what changed, as it reads in the agent spec:\n\n```diff\n" + settings + "\n```")
     return "\n\n".join(parts) + "\n" if parts else "The winner is the baseline: no candidate beat it on val.\n"
+
+
+def _settings_diff(baseline: AgentSpec, winner: AgentSpec) -> str:
+    """model, model_params and loop fields that changed, as YAML lines of the agent spec (-/+)."""
+    lines: list[str] = []
+    if baseline.model != winner.model:
+        lines += [f"-model: {_yaml_value(baseline.model)}", f"+model: {_yaml_value(winner.model)}"]
+    for section, old, new in (("model_params", vars(baseline.params), vars(winner.params)), ("loop", vars(baseline.loop), vars(winner.loop))):
+        changed = [key for key in old if old[key] != new.get(key)]
+        if changed:
+            lines.append(f" {section}:")
+            for key in changed:
+                lines += [f"-  {key}: {_yaml_value(old[key])}", f"+  {key}: {_yaml_value(new[key])}"]
+    return "\n".join(lines)
+
+
+def _yaml_value(value: object) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False).strip().removesuffix("\n...").removesuffix("...").strip()
 
 
 def _how_shown(spec: AgentSpec) -> str:

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from agentopt.store import plots
-from agentopt.store.html_report import _env
+from agentopt.store.jinja import ENV as _env
 from agentopt.store.report import fmt, headline, pct
 
 MAX_TEXT = 20_000  # characters of one message or tool result shown; the rest is in traces.jsonl
@@ -41,11 +41,13 @@ def order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [record for _, record in sorted(enumerate(records), key=key)]
 
 
-def episode_view(index: int, record: dict[str, Any]) -> dict[str, Any]:
+def episode_view(index: int, record: dict[str, Any], prefix: str = "episode") -> dict[str, Any]:
+    """What an episode's section shows; its anchor is `<prefix>-<index + 1>`."""
     trace, score = record.get("trace") or {}, record.get("score") or {}
     criteria = score.get("criteria") or []
     return {
-        "anchor": f"episode-{index + 1}",
+        "anchor": f"{prefix}-{index + 1}",
+        "key": (str(trace.get("task_id") or score.get("task_id")), trace.get("repeat") or score.get("repeat") or 0),
         "task_id": str(trace.get("task_id") or score.get("task_id") or f"episode {index + 1}"),
         "status": _status(score),
         "score": score.get("score"),
@@ -65,9 +67,9 @@ def episode_view(index: int, record: dict[str, Any]) -> dict[str, Any]:
 
 def criteria_chart(summary: dict[str, Any]) -> str:
     criteria = summary["summary"]["criteria"]
-    return plots.grouped_bar_chart(
+    return plots.bar_rows_chart(
         [c["id"] for c in criteria], [("mean score", [c.get("mean") for c in criteria])],
-        title=f"Mean score per criterion on {summary.get('split', '')}", y_label="mean score",
+        title=f"Mean score per criterion on {summary.get('split', '')}", x_label="mean score",
     )
 
 

@@ -10,25 +10,22 @@ from __future__ import annotations
 import re
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from agentopt.records import Status
 from agentopt.redact import redact_url
 from agentopt.store import plots
+from agentopt.store.eval_html import episode_view, order
+from agentopt.store.jinja import ENV
+from agentopt.store.run_episodes import RunEpisodes, Spend, collect
 from agentopt.store.report import fmt, pct, tasks_note
 from agentopt.truncation import truncation_line
 
 CANDIDATE_COLUMNS = ("id", "parent", "operator", "component", "status", "train", "val", "note", "reason")
 STATUSES = frozenset(Status)  # every status a decision can have (agentopt.records.Status)
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = ENV
 
 
 # ---- numbers shared by both reports -----------------------------------------------------
@@ -157,12 +154,44 @@ def progress_chart(summary: dict[str, Any], candidates: list[dict[str, Any]]) ->
 
 def criteria_chart(summary: dict[str, Any]) -> str:
     rows = criteria_rows(summary)
-    return plots.grouped_bar_chart(
+    return plots.bar_rows_chart(
         [r["id"] for r in rows],
         [(f"baseline {summary['baseline']['id']}", [r["before"] for r in rows]),
          (f"winner {summary['winner']['id']}", [r["after"] for r in rows])],
-        title=f"Mean score per criterion on {report_split(summary)}: baseline vs winner", y_label="mean score",
+        title=f"Mean score per criterion on {report_split(summary)}: baseline vs winner", x_label="mean score",
     )
+
+
+def evaluated(summary: dict[str, Any], candidates: list[dict[str, Any]], spend: dict[str, Spend]) -> list[tuple[str, float, Spend]]:
+    """(id, val score, spend per val episode) of every candidate evaluated on val."""
+    out = []
+    for c in candidates:
+        v = _mean(c.get("val"))
+        if c.get("status") == "baseline" and v is None:
+            v = _mean(summary["baseline"].get("val"))
+        if v is not None and c.get("id") in spend and spend[c["id"]].episodes:
+            out.append((str(c["id"]), v, spend[c["id"]]))
+    return out
+
+
+def front_charts(summary: dict[str, Any], candidates: list[dict[str, Any]], spend: dict[str, Spend]) -> list[str]:
+    """Val score against tokens per val episode, and against cost per val episode when any was spent;
+    the quality/cost front (no other candidate is as good for less) marked."""
+    points = evaluated(summary, candidates, spend)
+    if not points:
+        return []
+    charts = []
+    axes = [("tokens per val episode", lambda s: s.tokens_per_episode)]
+    if any(s.cost_usd > 0 for _, _, s in points):
+        axes.append(("cost per val episode (USD)", lambda s: s.cost_per_episode))
+    for label, measure in axes:
+        xy = [(cid, measure(s), v) for cid, v, s in points]
+        front = plots.pareto_front(xy)
+        charts.append(plots.front_chart(
+            [plots.Dot(cid, x, y, cid in front) for cid, x, y in xy], label, "val score",
+            title=f"Val score vs {label}: every evaluated candidate", front_label="quality/cost front",
+        ))
+    return charts
 
 
 def cost_chart(summary: dict[str, Any], candidates: list[dict[str, Any]]) -> str:
@@ -250,17 +279,58 @@ def _code_line(line: str, diff: bool) -> str:
 # ---- the two reports ---------------------------------------------------------------------
 
 
-def render_html_report(summary: dict[str, Any], candidates: list[dict[str, Any]], diff_md: str = "", best_skill_md: str = "") -> str:
+def skill_without_pool(best_skill_md: str, diff_md: str) -> str:
+    """The best skill minus its "## Examples" section when "What changed" already lists the
+    example pool (a pool is shown once); a line says where it is."""
+    if not re.search(r"^## Examples \(", diff_md, re.M):
+        return best_skill_md
+    match = re.search(r"^## Examples\s*$", best_skill_md, re.M)
+    if not match:
+        return best_skill_md
+    rest = best_skill_md[match.end():]
+    following = re.search(r"^## ", rest, re.M)
+    note = "## Examples\n\nThe example pool is listed once, under What changed above.\n"
+    return best_skill_md[: match.start()] + note + ("\n" + rest[following.start():] if following else "")
+
+
+def episode_views(run_episodes: RunEpisodes, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The winner's and the baseline's episodes on the report split, failures first; one record per
+    (task, repeat), the last one played (a retried episode replaces its error)."""
+    views = []
+    for side in ("winner", "baseline"):
+        cid = summary[side]["id"]
+        if side == "baseline" and cid == summary["winner"]["id"]:
+            continue
+        latest: dict[tuple, dict[str, Any]] = {}
+        for record in run_episodes.shown.get(cid, []):
+            trace = record.get("trace") or {}
+            latest[(str(trace.get("task_id")), trace.get("repeat") or 0)] = record
+        ordered = order(list(latest.values()))
+        views.append({"side": side, "id": cid, "episodes": [episode_view(i, r, prefix=f"{cid}-episode") for i, r in enumerate(ordered)]})
+    return views
+
+
+def render_html_report(
+    summary: dict[str, Any], candidates: list[dict[str, Any]], diff_md: str = "", best_skill_md: str = "",
+    episodes: Iterable[dict[str, Any]] = (),
+) -> str:
+    """`episodes`: episodes.jsonl's records (read once)."""
     usage = summary.get("usage") or {}
     spent = any((c.get("cost_usd") or 0) > 0 for c in candidates) or (usage.get("cost_usd") or 0) > 0
+    split = report_split(summary)
+    run_episodes = collect(episodes, {summary["baseline"]["id"], summary["winner"]["id"]}, split)
+    sides = episode_views(run_episodes, summary)
+    by_key = {side["side"]: {e["key"]: e for e in side["episodes"]} for side in sides}
     return _env.get_template("report.html.j2").render(
         s={**summary, "env": redact_url(summary.get("env", ""))}, usage=usage, headline=" ".join(filter(None, (headline(summary), tasks_note(summary)))), budget=budget_used(summary), plan=plan_note(summary), truncation=truncation_line(summary.get("truncation")),
         split=report_split(summary), criteria=criteria_rows(summary),
         candidates=[candidate_cells(c) for c in candidates], counts=summary.get("candidates") or {},
         progress_svg=Markup(progress_chart(summary, candidates)),
         criteria_svg=Markup(criteria_chart(summary)),
-        cost_svg=Markup(cost_chart(summary, candidates)), spent=spent,
-        diff_html=markdown_to_html(diff_md), skill_html=markdown_to_html(best_skill_md),
+        cost_svg=Markup(cost_chart(summary, candidates)) if spent else "", spent=spent,
+        front_svgs=[Markup(svg) for svg in front_charts(summary, candidates, run_episodes.spend)],
+        sides=sides, baseline_by_key=by_key.get("baseline", {}),
+        diff_html=markdown_to_html(diff_md), skill_html=markdown_to_html(skill_without_pool(best_skill_md, diff_md)),
         fmt=fmt, pct=pct, na_note=na_note,
     )
 

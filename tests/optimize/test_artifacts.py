@@ -23,8 +23,14 @@ def test_diff_lists_the_new_examples_and_the_loop_change():
     diff = spec_diff(BASE, WINNER)
     assert "## Examples (0 -> 2)\n\nShow the example whose input is most like the task at hand" in diff
     assert "- Parcel lost -> {\"category\": \"shipping\"}" in diff
-    # Only the loop settings that changed, one line each (not a repr of the whole object).
-    assert "## loop\n\n- `example_pick`: 'first' -> 'similar'\n- `examples_shown`: None -> 1" in diff
+    # Only the loop settings that changed, as YAML lines of the spec (not a repr of the whole object).
+    assert "```diff\n loop:\n-  example_pick: first\n+  example_pick: similar\n-  examples_shown: null\n+  examples_shown: 1\n```" in diff
+    from agentopt.spec.agent import ModelParams
+
+    hotter = AgentSpec(name="triage", model="openai/x", params=ModelParams(temperature=0.48))
+    settings = spec_diff(BASE, hotter)
+    assert "-model: local\n+model: openai/x\n model_params:\n-  temperature: 0.0\n+  temperature: 0.48\n```" in settings
+    assert "ModelParams(" not in settings and "max_tokens" not in settings
     assert spec_diff(BASE, BASE) == "The winner is the baseline: no candidate beat it on val.\n"
     fixed = AgentSpec(name="triage", examples=POOL, loop=LoopSettings(examples_shown=1))
     assert "Show the first 1.\n\n- Charged twice" in spec_diff(AgentSpec(name="triage"), fixed)

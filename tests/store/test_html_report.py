@@ -92,12 +92,13 @@ def test_html_is_well_formed_and_self_contained():
     checker.feed(page)
     checker.close()
     assert checker.stack == []
-    assert "script" not in checker.tags and "link" not in checker.tags and "img" not in checker.tags
+    assert "link" not in checker.tags and "img" not in checker.tags
+    assert checker.tags.count("script") == 1 and "src" not in dict(checker.attrs)  # one inline script: a link opens its episode
     for name, value in checker.attrs:
         if name in ("src", "href"):
             assert not (value or "").startswith(("http:", "https:", "//")), (name, value)
     root = ET.fromstring(page.split("\n", 1)[1])  # also well-formed XML (minus the doctype)
-    assert len(root.findall(".//" + SVG)) == 3
+    assert len(root.findall(".//" + SVG)) == 2  # progress, criteria; no cost chart when nothing was spent
     assert root.find("head/style") is not None
 
 
@@ -119,7 +120,7 @@ def test_one_table_row_per_candidate():
 
 def test_text_is_escaped():
     page = render()
-    assert EVIL not in page and "<script" not in page
+    assert EVIL not in page and "<script>alert" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "new line &lt;b&gt;" in page  # inside the diff's code block too
 
@@ -161,7 +162,8 @@ def test_empty_run_renders():
     summary = make_summary()
     summary["candidates"] = {}
     page = render(summary, candidates=[], diff="", skill="")
-    assert len(ET.fromstring(page.split("\n", 1)[1]).findall(".//" + SVG)) == 3
+    assert len(ET.fromstring(page.split("\n", 1)[1]).findall(".//" + SVG)) == 2
+    assert "No episode of c2 on test" in page
 
 
 def test_progress_plot_uses_accepted_and_rejected_candidates():
@@ -228,3 +230,90 @@ def test_every_status_has_its_own_badge_and_an_unknown_one_is_other():
     page = render()
     for css in ("error", "skipped"):
         assert f".status.{css}" in page  # styled, not rendered as "other"
+
+
+def record(candidate, split, task, score, tokens=100, cost=0.0, failed=()):
+    criteria = [{"id": "format", "score": 1.0, "passed": True, "feedback": "ok"},
+                {"id": "accuracy", "score": 0.0 if "accuracy" in failed else 1.0, "passed": "accuracy" not in failed,
+                 "feedback": f"accuracy of {task} was {'wrong' if 'accuracy' in failed else 'right'}"}]
+    trace = {"episode_id": f"{candidate}-{split}-{task}", "task_id": task, "prompt_tokens": tokens - 10, "completion_tokens": 10,
+             "cost_usd": cost, "messages": [{"role": "user", "content": f"question {task}"}, {"role": "assistant", "content": None,
+             "tool_calls": [{"function": {"name": "submit"}}]}],
+             "tool_calls": [{"name": "submit", "arguments": {"answer": f"answer {task}"}, "result": "recorded"}]}
+    return {"candidate": candidate, "split": split, "trace": trace,
+            "score": {"task_id": task, "score": score, "passed": not failed, "criteria": criteria, "gate_failed": []}}
+
+
+def episodes(cost=0.0):
+    out = []
+    for cid, tokens, good in (("c0", 100, 1), ("c2", 300, 2), ("c3", 400, 1)):
+        for i in range(3):
+            out.append(record(cid, "val", f"v{i}", 1.0 if i < good else 0.5, tokens, cost, () if i < good else ("accuracy",)))
+    for cid, good in (("c0", 1), ("c2", 2)):
+        for i in range(3):
+            out.append(record(cid, "test", f"t{i}", 1.0 if i < good else 0.5, failed=() if i < good else ("accuracy",)))
+    out.append(record("c1", "train", "x", 0.5, 50))  # train episodes count nowhere
+    return out
+
+
+def svgs(page):
+    return ET.fromstring(page.split("\n", 1)[1]).findall(".//" + SVG)
+
+
+def circle_titles(svg):
+    ns = SVG[: -len("svg")]
+    return [c.find(ns + "title").text for c in svg.iter(ns + "circle") if c.find(ns + "title") is not None]
+
+
+def test_val_score_against_tokens_per_episode_marks_the_front():
+    page = render_html_report(make_summary(), make_candidates(), DIFF, "", episodes())
+    charts = svgs(page)
+    assert len(charts) == 3  # progress, tokens front, criteria: still no cost chart
+    front = charts[1]
+    assert front.find(SVG[: -len("svg")] + "title").text.startswith("Val score vs tokens per val episode")
+    titles = circle_titles(front)
+    assert "c0: tokens per val episode 100, val score 0.55" in titles  # the baseline's val score is candidates.jsonl's
+    assert "c2: tokens per val episode 300, val score 0.68" in titles
+    assert "c3: tokens per val episode 400, val score 0.6" in titles
+    assert "c1: tokens per val episode" not in " ".join(titles)  # screened out: never on val
+    marked = [c.find(SVG[: -len("svg")] + "title").text.split(":")[0] for c in front.iter(SVG[: -len("svg")] + "circle")
+              if c.get("r") == "5" and c.find(SVG[: -len("svg")] + "title") is not None]
+    assert sorted(marked) == ["c0", "c2"]  # c3 costs more than c2 and scores less
+
+
+def test_a_cost_chart_only_when_something_was_spent():
+    summary, candidates = make_summary(), make_candidates()
+    summary["usage"]["cost_usd"] = 0.05
+    for c in candidates:
+        c["cost_usd"] = c["rollouts"] / 1000
+    page = render_html_report(summary, candidates, DIFF, "", episodes(cost=0.001))
+    names = [svg.find(SVG[: -len("svg")] + "title").text for svg in svgs(page)]
+    assert any(n.startswith("Val score vs cost per val episode") for n in names)
+    assert "Cumulative cost vs rollouts" in names
+    assert "No model cost was recorded" not in page
+    assert "No model cost was recorded" in render()
+
+
+def test_the_winner_and_baseline_episodes_open_from_their_rows_failures_first():
+    page = render_html_report(make_summary(), make_candidates(), DIFF, "", episodes())
+    root = ET.fromstring(page.split("\n", 1)[1])
+    sections = {d.get("id"): d for d in root.iter("details") if d.get("class") == "episode"}
+    assert sorted(sections) == [f"{c}-episode-{i}" for c in ("c0", "c2") for i in (1, 2, 3)]  # test split, both sides
+    winner_rows = root.find(".//table[@id='winner-episodes']").find("tbody")
+    links = [tr.find("td/a").get("href") for tr in winner_rows]
+    assert links == ["#c2-episode-1", "#c2-episode-2", "#c2-episode-3"]
+    first = "".join(sections["c2-episode-1"].itertext())
+    assert "failed" in first and "accuracy of t2 was wrong" in first  # the failure comes first, with its feedback
+    assert "question t2" in first and "submit" in first and "answer t2" in first  # messages and tool calls
+    baseline_cells = [tr.findall("td")[3] for tr in winner_rows]  # the baseline's score on the same task, linked
+    assert all(cell.find("a").get("href").startswith("#c0-episode-") for cell in baseline_cells)
+
+
+def test_the_example_pool_is_shown_once():
+    diff = "## Examples (0 -> 2)\n\n- a -> 1\n- b -> 2\n"
+    skill = "# x\n\n## Instructions\n\nDo it.\n\n## Examples\n\n- Input: a\n  Answer: 1\n\n## Tools\n\n- `submit`: go\n"
+    page = render_html_report(make_summary(), make_candidates(), diff, skill)
+    assert page.count("Input: a") == 0 and page.count("a -&gt; 1") == 1
+    assert "The example pool is listed once, under What changed above." in page and "<code>submit</code>" in page
+    unchanged = render_html_report(make_summary(), make_candidates(), "## System prompt\n", skill)
+    assert "Input: a" in unchanged  # the diff does not list the pool: the skill keeps it

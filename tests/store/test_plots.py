@@ -11,10 +11,12 @@ from agentopt.store.plots import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, Frame,
 NS = "{http://www.w3.org/2000/svg}"
 
 
-def parse(svg: str) -> ET.Element:
+def parse(svg: str, sized: bool = False) -> ET.Element:
+    """`sized`: a chart laid out to its content (its own viewBox) instead of WIDTH x HEIGHT."""
     root = ET.fromstring(svg)
     assert root.tag == NS + "svg"
-    assert root.get("viewBox") == f"0 0 {WIDTH} {HEIGHT}" and root.get("width") == "100%"
+    assert sized or root.get("viewBox") == f"0 0 {WIDTH} {HEIGHT}"
+    assert root.get("width") == "100%"
     assert root[0].tag == NS + "title"  # the accessible name comes first
     return root
 
@@ -103,3 +105,34 @@ def test_empty_charts_do_not_crash():
 def test_degenerate_ranges_do_not_divide_by_zero():
     parse(plots.step_line_chart([Series("one", [(5, 0.5)])], "x", "y", y_range=(0.5, 0.5), x_range=(5, 5)))
     parse(plots.line_chart([Series("gaps", [(0, None), (1, 0.2)])], "x", "y"))  # None points are skipped
+
+
+def test_bar_rows_show_whole_names_at_a_legible_size():
+    names = ["reply_acknowledges_the_customer", "category_correct"]
+    root = parse(plots.bar_rows_chart(names, [("before", [0.25, None]), ("after", [1.0, 0.5])], x_label="mean score"), sized=True)
+    texts = {t.text: t for t in root.iter(NS + "text")}
+    for name in names:  # never cut
+        assert name in texts and float(texts[name].get("font-size")) >= 12
+    label_right = float(texts[names[0]].get("x"))
+    bars = [r for r in root.iter(NS + "rect") if r.find(NS + "title") is not None]
+    assert len(bars) == 3 and all(float(r.get("x")) == pytest.approx(label_right + 8) for r in bars)
+    widths = sorted(float(r.get("width")) for r in bars)
+    assert widths == pytest.approx([105, 210, 420], abs=0.2)  # 0.25, 0.5, 1.0 of the 420 px scale
+    assert "n/a" in texts and "1.00" in texts
+    width = float(root.get("viewBox").split()[2])
+    assert root.get("style") == f"max-width: {width:.1f}px"  # never drawn larger than laid out: text stays its size
+
+
+def test_pareto_front_keeps_what_nothing_beats():
+    points = [("a", 1, 0.5), ("b", 2, 0.6), ("c", 2, 0.5), ("d", 3, 0.6), ("e", 0.5, 0.2), ("f", 1, 0.5)]
+    assert plots.pareto_front(points) == {"a", "b", "e", "f"}  # a tie is on the front with its twin
+
+
+def test_front_chart_labels_every_candidate_and_marks_the_front():
+    dots = [plots.Dot("c0", 100, 0.4, True), plots.Dot("c1", 101, 0.41, True), plots.Dot("c2", 300, 0.3)]
+    root = parse(plots.front_chart(dots, "tokens per val episode", "val score"), sized=True)
+    labels = [t for t in root.iter(NS + "text") if t.text in ("c0", "c1", "c2")]
+    assert sorted(t.text for t in labels) == ["c0", "c1", "c2"]
+    boxes = [(float(t.get("x")), float(t.get("y"))) for t in labels]
+    assert len({(round(x), round(y)) for x, y in boxes}) == 3 and abs(boxes[0][1] - boxes[1][1]) >= 12  # near points: labels apart
+    assert root.find(NS + "path") is not None  # the front's step line
