@@ -80,6 +80,12 @@ def validate(
     raise typer.Exit(code)
 
 
+def _verbosity(quiet: bool, verbose: bool) -> int:
+    if quiet and verbose:
+        raise _usage("--quiet and --verbose contradict each other: give one of them")
+    return -1 if quiet else 1 if verbose else 0
+
+
 def _sandbox_mode(sandbox: str | None, no_sandbox: bool) -> str:
     """--sandbox MODE, with --no-sandbox kept as a synonym of --sandbox none."""
     if no_sandbox:
@@ -128,6 +134,8 @@ def eval_command(
     env_replicas: int = typer.Option(1, "--env-replicas", min=1, help="Launch N servers of a launched environment and spread sessions over them, least-loaded (docs/environments.md)."),
     config: Path | None = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one)."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/json.md); the rest goes to stderr."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the result lines, warnings and errors (no progress bar, no tables)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also one line per episode as it finishes."),
 ) -> None:
     """Evaluate an agent: play a split's episodes, score each against the rubric, write runs/<time>-eval-<agent>/.
 
@@ -147,6 +155,7 @@ def eval_command(
             min_score=min_score, baseline=baseline, max_drop=max_drop, junit=junit, runs_dir=runs_dir,
             use_cache=not no_cache, max_errors=max_errors, sandbox=_sandbox_mode(sandbox, no_sandbox),
             sandbox_image=sandbox_image, repeat=repeat, tasks=tasks, seed=seed, as_json=json_output, env_replicas=env_replicas,
+            verbosity=_verbosity(quiet, verbose),
         )
     except AgentoptError as error:
         if json_output and not getattr(error, "reported_as_json", False):
@@ -188,6 +197,9 @@ def run_command(
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none: no isolation (docs/sandbox.md)."),
     env_replicas: int = typer.Option(1, "--env-replicas", min=1, help="Launch N servers of a launched environment and spread sessions over them, least-loaded (docs/environments.md)."),
     config: Path | None = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one; not used with --resume)."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/json.md); the rest goes to stderr."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live panel: only warnings, errors and the result lines."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also every step (screening, val, decisions) as a line."),
 ) -> None:
     """Optimize an agent: propose rewrites, keep only strict held-out improvements, ship the winner.
 
@@ -217,8 +229,13 @@ def run_command(
         code = run_optimize(
             agent, rubric, env, resume, runs_dir, config, retry_errors=retry_errors,
             sandbox=_sandbox_mode(sandbox, no_sandbox), sandbox_image=sandbox_image, env_replicas=env_replicas,
+            as_json=json_output, verbosity=_verbosity(quiet, verbose),
         )
     except AgentoptError as error:
+        if json_output:
+            from agentopt.commands.json_output import emit, error_document
+
+            emit(error_document("run", error))
         _fail(error)
     raise typer.Exit(code)
 
@@ -240,12 +257,19 @@ def init_command(
 
 @app.command("runs")
 def runs_command(
-    runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are."),
+    ctx: typer.Context,
+    runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are (default: the project file's runs_dir, else runs)."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document (docs/json.md)."),
+    config: Path | None = typer.Option(None, "--config", help="The project file (default: ./agentopt.yaml when there is one)."),
 ) -> None:
     """List runs: their full ids, kind (eval or run), scores, and what to do next."""
     from agentopt.commands.runs import list_runs
+    from agentopt.project import merged
 
+    try:
+        runs_dir = merged(ctx, "runs", config)["runs_dir"]
+    except AgentoptError as error:
+        _fail(error)
     list_runs(runs_dir, json_output)
 
 

@@ -99,6 +99,7 @@ PARAMETERS: dict[str, dict[str, tuple[str, str]]] = {
         **{k: ("run", k) for k in ("mutator", "operators", "minibatch", "min_delta", "significance", "val_episodes",
                                    "test_episodes", "concurrency", "seed", "repeat", "storage")},
     },
+    "runs": {"runs_dir": ("", "runs_dir")},
 }
 _PATHS = {"agent", "rubric", "tasks", "runs_dir", "junit", "baseline"}
 _FALLBACK = {("run", "concurrency"), ("run", "seed"), ("run", "repeat")}  # else eval's

@@ -1,4 +1,4 @@
-"""The `--json` documents of `agentopt eval`, `validate` and `runs` (docs/json.md): one JSON
+"""The `--json` documents of `agentopt eval`, `run`, `validate` and `runs` (docs/json.md): one JSON
 document on stdout; everything for people goes to stderr."""
 
 from __future__ import annotations
@@ -60,4 +60,35 @@ def eval_document(summary: dict[str, Any], records: list[dict[str, Any]], run_di
         "gate": summary.get("gate"),
         "usage": summary.get("usage"),
         "files": {name: f"{run_dir}/{name}" for name in ("summary.json", "report.md", "report.html", "traces.jsonl")},
+    }
+
+
+def _split(split: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if not split else {k: split.get(k) for k in ("mean", "ci_low", "ci_high", "pass_rate", "n", "n_errors")}
+
+
+def run_document(summary: dict[str, Any], run_dir: str, exit_code: int) -> dict[str, Any]:
+    """`agentopt run --json`: the baseline and the winner on val and test, why the run stopped, what it cost, its files."""
+    return {
+        "command": "run",
+        "ok": exit_code == 0,
+        "exit_code": exit_code,
+        "error": None,
+        "run_dir": run_dir,
+        "agent": summary.get("agent"),
+        "model": summary.get("model"),
+        "rubric": summary.get("rubric"),
+        "env": summary.get("env"),
+        "stopped": summary.get("stopped"),
+        **{side: {"id": summary[side]["id"], "val": _split(summary[side].get("val")), "test": _split(summary[side].get("test"))}
+           for side in ("baseline", "winner")},
+        "improved": summary["winner"]["id"] != summary["baseline"]["id"],
+        "candidates": summary.get("candidates"),
+        "usage": summary.get("usage"),
+        "wall_s": summary.get("wall_s"),
+        "files": {
+            "agent.yaml": f"{run_dir}/best/agent.yaml", "best_skill.md": f"{run_dir}/best/best_skill.md",
+            "diff.md": f"{run_dir}/best/diff.md", "summary.json": f"{run_dir}/summary.json",
+            "candidates.jsonl": f"{run_dir}/candidates.jsonl", "report.html": f"{run_dir}/report.html",
+        },
     }

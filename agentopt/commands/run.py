@@ -32,22 +32,27 @@ from agentopt.truncation import truncation_line
 
 
 class LiveDisplay:
-    """The rich panel: budget, candidates, best val vs baseline, cost, the current step."""
+    """The rich panel: budget, candidates, best val vs baseline, cost, the current step.
+    verbose (-v): every step is also printed as a line; quiet (-q): no panel, only warnings."""
 
-    def __init__(self, live: Live):
+    def __init__(self, live: Live, verbosity: int = 0):
         self.live = live
         self.current = "starting"
         self.stats: dict[str, Any] = {}
+        self.verbosity = verbosity
 
     def step(self, text: str) -> None:
         self.current = text
+        if self.verbosity > 0:
+            self.live.console.print(text, markup=False, highlight=False, soft_wrap=True)
         self.live.update(self.render())
 
     def warn(self, text: str) -> None:
         self.live.console.print(f"[yellow]warning:[/yellow] {text}")
 
     def note(self, text: str) -> None:
-        self.live.console.print(text, markup=False, soft_wrap=True)
+        if self.verbosity >= 0:
+            self.live.console.print(text, markup=False, soft_wrap=True)
 
     def update(self, stats: dict[str, Any]) -> None:
         self.stats = stats
@@ -71,34 +76,40 @@ class LiveDisplay:
 
 def run_optimize(
     agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path, config: RunConfig, sandbox: str = "local", retry_errors: bool = False,
-    sandbox_image: str | None = None, env_replicas: int = 1,
+    sandbox_image: str | None = None, env_replicas: int = 1, as_json: bool = False, verbosity: int = 0,
 ) -> int:
+    """as_json: people's output goes to stderr and one JSON document (docs/json.md) to stdout.
+    verbosity: -1 (-q) no live panel, only warnings and the result; 1 (-v) every step as a line."""
     if retry_errors and resume is None:
         raise UsageError("--retry-errors goes with --resume RUN_DIR: it plays that run's infrastructure-error episodes again")
     with redacted_errors(), ExitStack() as held:  # the run folder's lock, from before its first read to the last write
-        return _optimize(held, agent, rubric, env, resume, runs_dir, config, sandbox, retry_errors, sandbox_image, env_replicas)
+        return _optimize(held, agent, rubric, env, resume, runs_dir, config, sandbox, retry_errors, sandbox_image, env_replicas, as_json, verbosity)
 
 
 def _optimize(
     held: ExitStack, agent: Path | None, rubric: Path | None, env: str | None, resume: Path | None, runs_dir: Path,
-    config: RunConfig, sandbox: str, retry_errors: bool, sandbox_image: str | None, env_replicas: int = 1,
+    config: RunConfig, sandbox: str, retry_errors: bool, sandbox_image: str | None, env_replicas: int = 1, as_json: bool = False,
+    verbosity: int = 0,
 ) -> int:
-    console = Console(highlight=False)
+    console = Console(highlight=False, stderr=as_json)  # with --json, stdout holds only the JSON document
+    quiet = verbosity < 0
     setup = prepare_run(
         held, agent, rubric, env, runs_dir, config, resume=resume, sandbox=sandbox, sandbox_image=sandbox_image, retry_errors=retry_errors,
         env_replicas=env_replicas,
     )
     spec, rules, target, run, config = setup.spec, setup.rubric, setup.target, setup.run, setup.config
 
-    console.print(f"Optimizing [bold]{spec.name}[/bold] ({spec.model}) on [bold]{redact_url(target.label)}[/bold]; mutator {config.mutator_model}")
-    console.print(f"Run folder: {run.path}  (touch {run.path / 'STOP'} to stop cleanly; --resume {run.path} to continue)")
+    if not quiet:
+        console.print(f"Optimizing [bold]{spec.name}[/bold] ({spec.model}) on [bold]{redact_url(target.label)}[/bold]; mutator {config.mutator_model}")
+        console.print(f"Run folder: {run.path}  (touch {run.path / 'STOP'} to stop cleanly; --resume {run.path} to continue)")
     if config.mutator_model == rules.judge_model and any(c.check == "llm_judge" for c in rules.criteria):
         console.print("[yellow]warning:[/yellow] the mutator and the judge are the same model: it may learn to please itself")
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
-        display = LiveDisplay(live)
+    with Live(console=console, refresh_per_second=4, transient=False) if not quiet else _NoLive(console) as live:
+        display = LiveDisplay(live, verbosity)
         optimizer = setup.optimizer(display)
         left_out = "" if config.operators or config.mutator_model != "local" else " (reflect and skill need a capable --mutator)"
-        live.console.print(f"Operators: {', '.join(optimizer.operators)}{left_out}")
+        if not quiet:
+            live.console.print(f"Operators: {', '.join(optimizer.operators)}{left_out}")
         started = time.monotonic()
         try:
             result = setup.play(optimizer)
@@ -106,7 +117,7 @@ def _optimize(
             live.stop()
             console.print(f"interrupted: everything finished is kept; continue with --resume {run.path}")
             return 130
-    if not console.is_terminal:
+    if not console.is_terminal and not quiet:
         console.line()  # rich leaves a non-terminal Live's last line open: end it before the summary
     summary = finish_run(run, result, optimizer, setup.agent_file, rules, target, config, time.monotonic() - started)
     if retry_errors:
@@ -120,4 +131,27 @@ def _optimize(
         console.print(report(run), markup=False, soft_wrap=True)
     console.print(f"[bold]{headline(summary)}[/bold]")
     console.print(f"winner: {run.path / 'best' / 'agent.yaml'} · skill: {run.path / 'best' / 'best_skill.md'} · report: {run.path / 'report.html'}")
+    if as_json:
+        from agentopt.commands.json_output import emit, run_document
+
+        emit(run_document(summary, str(run.path), 0))
     return 0
+
+
+class _NoLive:
+    """-q: what Live offers the display (console, update, stop), showing nothing."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def __enter__(self) -> "_NoLive":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, *args: object, **kwargs: object) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from agentopt.errors import UsageError
 from agentopt.store.report import fmt
-from agentopt.store.run import SUMMARY, RunFolder
+from agentopt.store.run import SUMMARY, TRACES, RunFolder
 
 _KIND = re.compile(r"^\d{8}-\d{6}-(eval|run)-")
 
@@ -44,9 +44,9 @@ def describe(folder: Path) -> dict[str, Any]:
             summary = None
     if summary is None:
         if kind == "run":
-            row.update(status="unfinished", next=f"agentopt run --resume {folder}")
+            row.update(status="unfinished", next=f"agentopt run --resume {folder} · as far as it got: agentopt report {folder}")
         else:
-            row.update(status="unfinished", next="agentopt eval (again: an evaluation cannot be resumed)")
+            row.update(status="unfinished", next=f"agentopt eval (again: an evaluation cannot be resumed) · as far as it got: agentopt report {folder}")
         return row
     row.update(agent=summary.get("agent", ""), env=summary.get("env", ""), score_text=_score(summary))
     if kind == "run":
@@ -86,6 +86,8 @@ _COLUMNS = (("run", "id"), ("kind", "kind"), ("score", "score_text"), ("status",
 
 
 def rerender(run_dir: Path) -> str:
+    """Write report.md and report.html again; an unfinished run is rendered as far as it got
+    (summary.json is not written for it)."""
     from agentopt.commands.run import render_reports
     from agentopt.optimizer.journal import CANDIDATES
 
@@ -93,12 +95,31 @@ def rerender(run_dir: Path) -> str:
         raise UsageError(f"{run_dir}: not found")
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: not a run folder (a file)")
+    if not any((run_dir / name).exists() for name in (SUMMARY, TRACES, CANDIDATES, "episodes.jsonl")):
+        raise UsageError(f"{run_dir}: not a run folder (no summary.json, traces.jsonl or candidates.jsonl)")
     if not (run_dir / SUMMARY).exists():
-        hint = f"; continue it with agentopt run --resume {run_dir}" if kind_of(run_dir) == "run" else ""
-        raise UsageError(f"{run_dir}: not finished, no summary.json to report from{hint}")
+        return str(_render_unfinished(RunFolder(run_dir)))
     if not (run_dir / CANDIDATES).exists():
         return str(_rerender_eval(RunFolder(run_dir)))
     return str(render_reports(RunFolder(run_dir)))
+
+
+def _render_unfinished(run: RunFolder) -> Path:
+    from agentopt.store import partial
+    from agentopt.store.eval_html import render_eval_html
+    from agentopt.store.html_report import render_html_report, render_run_markdown
+    from agentopt.store.report import render_report
+    from agentopt.store.run import REPORT, read_jsonl
+
+    if kind_of(run.path) == "run":
+        summary = partial.run_summary(run.path)
+        candidates = list(read_jsonl(run.path / partial.CANDIDATES)) if (run.path / partial.CANDIDATES).exists() else []
+        episodes = read_jsonl(run.path / partial.EPISODES) if (run.path / partial.EPISODES).exists() else ()
+        run.write_text(REPORT, f"**{summary['unfinished']}**\n\n" + render_run_markdown(summary, candidates))
+        return run.write_text("report.html", render_html_report(summary, candidates, "", "", episodes))
+    summary, records = partial.eval_summary(run.path)
+    run.write_text(REPORT, f"**{summary['unfinished']}**\n\n" + render_report(summary, records))
+    return run.write_text("report.html", render_eval_html(summary, records))
 
 
 def _rerender_eval(run: RunFolder) -> Path:
