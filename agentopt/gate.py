@@ -42,5 +42,5 @@ def check_gate(mean: float | None, min_score: float | None, baseline: Path | Non
         drop = base - mean
         ok = drop <= max_drop
         passed &= ok
-        reasons.append(f"baseline {base:.3f} -> {mean:.3f} (change {-drop:+.3f}; allowed drop {max_drop:.3f})")
+        reasons.append(f"baseline {base:.3f} -> {mean:.3f} (change {mean - base:+.3f}; allowed drop {max_drop:.3f})")
     return {"passed": passed, "reasons": reasons}
