@@ -144,7 +144,7 @@ class _NoLive:
     def __init__(self, console: Console):
         self.console = console
 
-    def __enter__(self) -> "_NoLive":
+    def __enter__(self) -> _NoLive:
         return self
 
     def __exit__(self, *exc: object) -> None:

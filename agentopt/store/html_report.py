@@ -8,9 +8,9 @@ inline, plots as inline SVG, no JavaScript, no external assets.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from html import escape
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from markupsafe import Markup
 
@@ -19,8 +19,8 @@ from agentopt.redact import redact_url
 from agentopt.store import plots
 from agentopt.store.eval_html import episode_view, order
 from agentopt.store.jinja import ENV
-from agentopt.store.run_episodes import RunEpisodes, Spend, collect
 from agentopt.store.report import fmt, pct, tasks_note
+from agentopt.store.run_episodes import RunEpisodes, Spend, collect
 from agentopt.truncation import truncation_line
 
 CANDIDATE_COLUMNS = ("id", "parent", "operator", "component", "status", "train", "val", "note", "reason")
