@@ -35,7 +35,7 @@ class LiveDisplay:
     """The rich panel: budget, candidates, best val vs baseline, cost, the current step.
     verbose (-v): every step is also printed as a line; quiet (-q): no panel, only warnings."""
 
-    def __init__(self, live: Live, verbosity: int = 0):
+    def __init__(self, live: Live | _NoLive, verbosity: int = 0):
         self.live = live
         self.current = "starting"
         self.stats: dict[str, Any] = {}

@@ -54,7 +54,7 @@ def eval_summary(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     records = list(read_jsonl(run / TRACES)) if (run / TRACES).exists() else []
     agent, rubric = _inputs(run)
     split = next((r.get("trace", {}).get("split") for r in records if r.get("trace", {}).get("split")), "")
-    empty = {"n": 0, "n_errors": 0, "mean": None, "ci_low": None, "ci_high": None, "pass_rate": None, "criteria": [], "n_not_applicable": 0}
+    empty: dict[str, Any] = {"n": 0, "n_errors": 0, "mean": None, "ci_low": None, "ci_high": None, "pass_rate": None, "criteria": [], "n_not_applicable": 0}
     summary = {
         "agent": agent.name if agent else run.name, "agent_file": str(run / "inputs" / "agent.yaml"),
         "model": agent.model if agent else "", "rubric": rubric.name if rubric else "", "rubric_file": str(run / "inputs" / "rubric.yaml"),

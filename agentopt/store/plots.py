@@ -267,11 +267,11 @@ def bar_rows_chart(
     if not categories:
         body.append(f'<text x="{_n(width / 2)}" y="{_n(height / 2)}" text-anchor="middle" fill="#6b7280">no data</text>')
     legend = []
-    x = label_w
+    at = label_w
     for j, (label, _) in enumerate(groups):
-        legend.append(f'<rect x="{_n(x)}" y="9" width="12" height="12" fill="{PALETTE[j % len(PALETTE)]}"/>')
-        legend.append(f'<text x="{_n(x + 18)}" y="15" dominant-baseline="middle" font-size="{ROW_FONT}" fill="#111827">{escape(label)}</text>')
-        x += 40 + CHAR_W * len(label)
+        legend.append(f'<rect x="{_n(at)}" y="9" width="12" height="12" fill="{PALETTE[j % len(PALETTE)]}"/>')
+        legend.append(f'<text x="{_n(at + 18)}" y="15" dominant-baseline="middle" font-size="{ROW_FONT}" fill="#111827">{escape(label)}</text>')
+        at += 40 + CHAR_W * len(label)
     return _sized_svg(title or x_label or "bar chart", width, height, body + legend)
 
 
