@@ -156,13 +156,11 @@ class ScriptedModel:
             thread.join(timeout=10)
 
     def _app(self) -> Any:
-        from fastapi import FastAPI, Request
-        from fastapi.responses import JSONResponse
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
 
-        app = FastAPI()
-
-        @app.post("/v1/chat/completions")
-        async def completions(http: Request) -> JSONResponse:
+        async def completions(http: Any) -> JSONResponse:
             body = await http.json()
             try:
                 response = await self.chat(request_from_wire(body))
@@ -170,7 +168,7 @@ class ScriptedModel:
                 return JSONResponse({"error": {"message": str(exc), "type": "scripted"}}, status_code=500)
             return JSONResponse(completion(response, body))
 
-        return app
+        return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
 
 
 def request_from_wire(body: dict[str, Any]) -> ChatRequest:
