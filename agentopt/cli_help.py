@@ -9,7 +9,7 @@ from typing import Any
 try:
     from typer import core as _core
 except ImportError:  # pragma: no cover - Typer always ships typer.core
-    _core = None
+    _core = None  # type: ignore[assignment]
 
 
 def _argument_name(param: Any) -> str:

@@ -37,6 +37,7 @@ class AgentoptError(Exception):
     """Base class: every error agentopt raises on purpose."""
 
     exit_code = 1
+    reported_as_json = False  # a command already printed it in its --json document: the CLI prints no second one
 
 
 class ValidationError(AgentoptError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -26,7 +26,7 @@ def criteria_table(summary: dict) -> Table:
     criteria = summary["summary"]["criteria"]
     na = any(c.get("n_not_applicable") for c in criteria)
     table = Table(title="Criteria", title_justify="left")
-    columns = [("criterion", "left"), ("weight", "right"), ("gate", "center"), ("score", "right"), ("pass rate", "right")]
+    columns: list[tuple[str, JustifyMethod]] = [("criterion", "left"), ("weight", "right"), ("gate", "center"), ("score", "right"), ("pass rate", "right")]
     for column, justify in columns + ([("n/a", "right")] if na else []):
         table.add_column(column, justify=justify)
     for c in criteria:
@@ -43,7 +43,8 @@ def tasks_table(summary: dict, most: int = 20) -> Table | None:
         return None
     more = f" (first {most} of {len(tasks)}; all in summary.json)" if len(tasks) > most else ""
     table = Table(title=f"Tasks over their repeats{more}", title_justify="left")
-    for column, justify in (("task", "left"), ("played", "right"), ("scored", "right"), ("mean", "right"), ("passes", "right"), (pass_hat_label(summary), "right")):
+    columns: list[tuple[str, JustifyMethod]] = [("task", "left"), ("played", "right"), ("scored", "right"), ("mean", "right"), ("passes", "right"), (pass_hat_label(summary), "right")]
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for t in tasks[:most]:
         table.add_row(escape(str(t["task_id"])), str(t["repeats"]), str(t["n"]), fmt(t["mean"]), str(t["passes"]), pct(t["pass_hat_k"]))

@@ -231,4 +231,4 @@ class PoolSession:
             return await inner.__aexit__(*exc)
         finally:
             assert self.index is not None
-            await self.pool.release(self.index, exc[1])
+            await self.pool.release(self.index, exc[1] if isinstance(exc[1], BaseException) else None)

@@ -48,4 +48,4 @@ def helps(operators: dict[str, Any], spec: AgentSpec, mutator_model: str) -> lis
 
 
 def is_account(stopped: str | None) -> bool:
-    return bool(stopped) and stopped.startswith(NOTHING)
+    return stopped is not None and stopped.startswith(NOTHING)

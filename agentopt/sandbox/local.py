@@ -22,7 +22,7 @@ PRIVATE_PREFIX = "agentopt-env-"
 def remove_stale_dirs(parent: str) -> list[str]:
     """Remove the private folders of launches whose harness is gone (a `kill -9` leaves
     them behind): named `agentopt-env-<harness pid>-...`, ours, and that pid not running."""
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(parent))
     except OSError:

@@ -54,7 +54,7 @@ async def score_trace(trace: Trace, rubric: Rubric, ctx: CheckContext) -> Episod
             trace.episode_id, trace.task_id, score=0.0, passed=False, criteria=tuple(criteria),
             error=f"{NOT_APPLICABLE}: {why}", not_applicable=True, **_repeat_of(trace),
         )
-    score = sum(c.weight * s.score for c, s in applicable) / weight if weight > 0 else 0.0
+    score = sum(c.weight * (s.score or 0.0) for c, s in applicable) / weight if weight > 0 else 0.0
     if gate_failed:
         score = 0.0
     return EpisodeScore(
@@ -131,7 +131,7 @@ def _criterion_summary(criterion: Criterion, scored: list[EpisodeScore]) -> Crit
         description=criterion.description,
         weight=criterion.weight,
         gate=criterion.gate,
-        mean=fmean(c.score for c in applied) if applied else None,
+        mean=fmean(c.score for c in applied if c.score is not None) if applied else None,
         pass_rate=_share(c.passed for c in applied),
         n_not_applicable=len(mine) - len(applied),
     )

@@ -23,8 +23,8 @@ import regex
 from agentopt.scoring.base import CheckError
 
 try:  # Python 3.11+
-    from re import _constants as _sre
-    from re import _parser as _sre_parse
+    from re import _constants as _sre  # type: ignore[attr-defined]
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - Python 3.10 and older
     import sre_constants as _sre  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]
@@ -245,7 +245,7 @@ def _first_of(op: Any, av: Any) -> tuple[frozenset[int] | None, bool]:
         firsts = [_first(alt) for alt in alternatives]
         if any(f is ANY for f in firsts):
             return ANY, True
-        return frozenset().union(*firsts), any(_nullable(alt) for alt in alternatives)
+        return frozenset().union(*(f for f in firsts if f is not ANY)), any(_nullable(alt) for alt in alternatives)
     return ANY, True  # ANY, NOT_LITERAL, CATEGORY, GROUPREF, ...: unknown
 
 
