@@ -61,7 +61,8 @@ def failures_table(records: list[dict], most: int = 10) -> Table | None:
         return None
     more = f" (the {most} lowest of {len(failing)}; all in report.html)" if len(failing) > most else ""
     table = Table(title=f"Failed episodes{more}", title_justify="left")
-    for column, justify in (("episode", "left"), ("score", "right"), ("failed criteria", "left"), ("first feedback", "left")):
+    columns: list[tuple[str, JustifyMethod]] = [("episode", "left"), ("score", "right"), ("failed criteria", "left"), ("first feedback", "left")]
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")
     for record in failing[:most]:
         score, trace = record.get("score") or {}, record.get("trace") or {}
