@@ -5,7 +5,7 @@ input (the first user message) and its answer (the ending tool call's arguments,
 text) are copied into `spec.examples`. Sources are the parent's minibatch episodes and the
 best episode per train task of every candidate decided so far. A failed episode whose only
 faults are fields the rubric states the right value of is corrected and used too, after the
-corrected answer passes the rubric (see `optimize/repair.py`); real successes come first.
+corrected answer passes the rubric (see `optimizer/repair.py`); real successes come first.
 
 Two ways to show them, chosen by Optuna (`fewshot.pick`):
 - `first`: k fixed examples, picked round-robin over distinct outputs (e.g. one per category)
@@ -99,7 +99,7 @@ class FewShotOperator:
     async def _candidates(self, ctx: ProposalContext) -> tuple[list[tuple[Example, Episode]], set[str], Cleaning]:
         """(example, episode) per usable success, one per distinct input: real successes by
         score, then corrected failures; the inputs whose answer was corrected; and what was left
-        out of them where the rubric failed a criterion (`optimize/demos.py`)."""
+        out of them where the rubric failed a criterion (`optimizer/demos.py`)."""
         episodes = [e for e in [*ctx.episodes, *ctx.train_episodes] if e.score.error is None and e.trace.error is None]
         ctx.rng.shuffle(episodes)  # ties in score are broken at random, the rest by score
         episodes.sort(key=lambda e: -e.score.score)
