@@ -393,6 +393,9 @@ def prepare_run(
         spec = _agent(agent)
         config = replace(config, budget=config.budget if any(asdict(config.budget).values()) else Budget(max_rollouts=DEFAULT_ROLLOUTS))
     rules = _rubric(rubric)
+    from agentopt.optimizer.operators import all_operators
+
+    all_operators()  # a broken operator plug-in is one line, exit 2, before any run folder
     if config.eval.tasks_file:
         load_tasks_file(config.eval.tasks_file)  # its mistakes are FILE:LINE lines, exit 2, before any run folder
     if config.storage:

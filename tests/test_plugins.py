@@ -102,3 +102,18 @@ def test_the_conformance_suites_cover_the_packages_check_and_operator(site):
     passed = [line.split("::")[-1].split()[0] for line in done.stdout.splitlines() if " PASSED" in line]
     assert sum(name.endswith("[all_lowercase]") for name in passed) == 5, done.stdout  # every check property
     assert sum(name.endswith("[lowercase]") for name in passed) == 5, done.stdout  # every operator property
+
+
+def test_a_misnamed_entry_point_is_one_line_before_any_run_folder(tmp_path, site):
+    broken = tmp_path / "site"
+    shutil.copytree(site, broken)
+    points = next(broken.glob("*.dist-info")) / "entry_points.txt"
+    points.write_text(points.read_text().replace("lowercase = agentopt_lowercase.operator", "lower = agentopt_lowercase.operator"))
+    data, rubric = dataset(tmp_path), write(tmp_path / "rubrics" / "capitals.yaml", RUBRIC)
+    agent = scripted_agent(tmp_path, "http://127.0.0.1:9/v1", name="capitals")
+    result = run_cli("run", str(agent), "-r", str(rubric), "--env", f"dataset:{data}", "--runs-dir", "runs", cwd=tmp_path, env=with_plugin(broken))
+    assert result.returncode == 2 and result.stderr == (
+        "error: entry point agentopt.operators:lower (agentopt_lowercase.operator:Lowercase): the operator is named "
+        "'lowercase', not 'lower'; name the entry point after it\n"
+    )
+    assert not (tmp_path / "runs").exists()
