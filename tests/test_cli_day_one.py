@@ -148,3 +148,13 @@ def test_report_on_a_folder_that_is_no_run(tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_cli("report", "empty", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip().startswith("error: empty: not a run folder")
+
+
+def test_run_json_on_a_usage_error_is_still_one_document(tmp_path):
+    result = run_cli("run", "nope.yaml", "-r", "nope.yaml", "--env", "support", "--json", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    document = json.loads(result.stdout)
+    assert document["command"] == "run" and document["ok"] is False and document["exit_code"] == 2
+    assert document["problems"][0]["file"] == "nope.yaml"
+    both = run_cli("run", "nope.yaml", "-r", "nope.yaml", "--env", "support", "-q", "-v", cwd=tmp_path)
+    assert both.returncode == 2 and "--quiet and --verbose contradict each other" in both.stderr
