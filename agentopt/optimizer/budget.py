@@ -105,7 +105,7 @@ def too_small(budget: Budget, baseline_rollouts: int, candidate_rollouts: int) -
 
 
 MIN_CANDIDATES = 3  # a plan that buys fewer is refused before any episode is played
-BASELINE_TRAIN_SHARE = 0.25  # at most this share of the search budget scores the baseline on train
+WIDEN = 2  # a screen tied on every task widens, a minibatch at a time, up to WIDEN extra minibatches
 
 
 @dataclass(frozen=True)
@@ -114,11 +114,14 @@ class Plan:
 
     The final test evaluation (the baseline and the winner, once each) is taken from
     `--max-rollouts`: the budget is a hard cap on everything the run plays, and the plan says
-    how much of it the test evaluation takes. A candidate costs at most `2 x minibatch` to
-    screen (its parent and itself on the minibatch; the parent's scores are reused when
-    already played) plus `val` when the screen passes. `candidates` is what the budget buys
-    when every candidate passes its screen (the fewest); `candidates_screened` when every
-    one is screened out against a parent already scored (the most).
+    how much of it the test evaluation takes. The baseline is played on val up front and on
+    train lazily: only on the tasks a screen (as a parent) or an operator needs, each task once,
+    so its train episodes are counted in the screens. A candidate costs at most `2 x minibatch`
+    to screen (its parent and itself on the minibatch; the parent's scores are reused when
+    already played) plus `val` when the screen passes; a screen tied on every task widens by up
+    to `widen` more tasks, when the budget spares them. `candidates` is what the budget buys
+    when every candidate passes its screen (the fewest); `candidates_screened` when every one
+    is screened out against a parent already scored (the most).
     """
 
     max_rollouts: int | None
@@ -126,15 +129,19 @@ class Plan:
     val: int  # val tasks (after --val-episodes)
     test: int  # test tasks (after --test-episodes); 0 without a test evaluation
     minibatch: int  # train tasks per screen (--minibatch, at most the train split)
-    baseline_train: int  # train tasks the baseline is scored on up front
 
     @property
     def baseline(self) -> int:
-        return self.val + self.baseline_train
+        return self.val
 
     @property
     def screen(self) -> int:
         return 2 * self.minibatch
+
+    @property
+    def widen(self) -> int:
+        """Train tasks a tied screen may add (parent and child each play them)."""
+        return max(0, min(self.train, (1 + WIDEN) * self.minibatch) - self.minibatch)
 
     @property
     def per_candidate(self) -> int:
@@ -165,20 +172,16 @@ class Plan:
 
     @classmethod
     def make(cls, max_rollouts: int | None, train: int, val: int, test: int, minibatch: int) -> Plan:
-        batch = min(minibatch, train)
-        baseline_train = train
-        if max_rollouts is not None:
-            share = int(max(0, max_rollouts - val - 2 * test) * BASELINE_TRAIN_SHARE)
-            baseline_train = min(train, share)
-        return cls(max_rollouts, train, val, test, batch, baseline_train)
+        return cls(max_rollouts, train, val, test, min(minibatch, train))
 
     def lines(self) -> list[str]:
         """The plan as the terminal and the report show it."""
         cap = "no rollout limit" if self.max_rollouts is None else f"--max-rollouts {self.max_rollouts}"
         out = [
-            f"Budget plan ({cap}): baseline {self.baseline} (val {self.val} + train {self.baseline_train}); "
+            f"Budget plan ({cap}): baseline {self.baseline} (val {self.val}; on train only where a screen needs it); "
             f"per candidate up to {self.per_candidate} (screen {self.screen} = 2 x minibatch {self.minibatch}, "
-            f"val {self.val} when the screen passes); final test {self.final_test} (baseline and winner on {self.test} test tasks)"
+            f"val {self.val} when the screen passes; a tie widens the screen by up to {self.widen} tasks); "
+            f"final test {self.final_test} (baseline and winner on {self.test} test tasks)"
         ]
         if self.candidates is not None:
             out.append(
@@ -191,9 +194,7 @@ class Plan:
         """One line naming the option to change when the plan buys fewer than MIN_CANDIDATES."""
         if self.candidates is None or self.candidates >= MIN_CANDIDATES:
             return None
-        need = self.val + self.final_test + MIN_CANDIDATES * self.per_candidate
-        while (Plan.make(need, self.train, self.val, self.test, self.minibatch).candidates or 0) < MIN_CANDIDATES:
-            need += 1  # the baseline's train share grows with the budget
+        need = self.baseline + self.final_test + MIN_CANDIDATES * self.per_candidate
         heavy = max(
             (self.final_test, f"lower --test-episodes (the final test plays {self.test} test tasks twice: {self.final_test} rollouts)"),
             (MIN_CANDIDATES * self.val, f"lower --val-episodes (each candidate that passes its screen plays all {self.val} val tasks)"),
@@ -207,13 +208,13 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict[str, int | None]) -> Plan:
-        return cls(*(data.get(k) for k in ("max_rollouts", "train", "val", "test", "minibatch", "baseline_train")))
+        return cls(*(data.get(k) for k in ("max_rollouts", "train", "val", "test", "minibatch")))
 
     def to_dict(self) -> dict[str, int | None]:
         return {
             "max_rollouts": self.max_rollouts, "train": self.train, "val": self.val, "test": self.test,
             "minibatch": self.minibatch, "baseline": self.baseline, "baseline_val": self.val,
-            "baseline_train": self.baseline_train, "per_candidate": self.per_candidate, "screen": self.screen,
+            "per_candidate": self.per_candidate, "screen": self.screen, "widen": self.widen,
             "final_test": self.final_test, "search": self.search, "candidates": self.candidates,
             "candidates_screened": self.candidates_screened, "min_candidates": MIN_CANDIDATES,
         }

@@ -5,6 +5,10 @@
 - `candidates.jsonl`: one line per candidate and decision (accepted, rejected, ...);
 - `candidates/<id>.yaml`: each candidate's spec, so any of them can be evaluated later.
 
+An episode is reused for any candidate with the very same spec hash (a `sample` attempt, a
+child equal to an earlier spec on some task): the same spec on the same task is never played
+twice, whichever candidate asked first.
+
 `--resume` reads both files back: a finished episode is never played again, and the
 loop's state (pool of accepted candidates, best val score, budget spent) is rebuilt
 from the decisions. Plain JSON lines, so `jq` and a text editor can read a run.
@@ -40,21 +44,32 @@ class Journal:
     def __init__(self, run: RunFolder):
         self.run = run
         self.episodes: dict[tuple[str, str, str, str], Episode] = {}  # (candidate, spec hash, split, task) -> episode
+        self._scored: dict[tuple[str, str, str], tuple[str, str, str, str]] = {}  # (spec hash, split, task) -> a scored episode's key
         self.decisions: list[dict[str, Any]] = []
         self.played = 0  # episode lines, retried episodes included: what the budget paid for
         self.cost = 0.0
         for record in read_jsonl(run.path / EPISODES):
             episode = Episode(Trace.from_dict(record["trace"]), EpisodeScore.from_dict(record["score"]))
-            self.episodes[(record["candidate"], record["spec"], record["split"], episode.trace.task_id)] = episode
+            self._keep((record["candidate"], record["spec"], record["split"], episode.trace.task_id), episode)
             self.played += 1
             self.cost += episode.trace.cost_usd
         self.decisions = list(read_jsonl(run.path / CANDIDATES))
 
+    def _keep(self, key: tuple[str, str, str, str], episode: Episode) -> None:
+        self.episodes[key] = episode
+        if episode.score.error is None:
+            self._scored.setdefault(key[1:], key)
+
     def episode(self, candidate: str, spec: str, split: str, task_id: str) -> Episode | None:
-        return self.episodes.get((candidate, spec, split, task_id))
+        """The candidate's episode on the task, else a scored one of the same spec played for
+        another candidate (the same spec on the same task is not played twice)."""
+        found = self.episodes.get((candidate, spec, split, task_id))
+        if found is None and (other := self._scored.get((spec, split, task_id))) is not None:
+            found = self.episodes.get(other)
+        return found
 
     def add_episode(self, candidate: str, spec: str, split: str, episode: Episode) -> None:
-        self.episodes[(candidate, spec, split, episode.trace.task_id)] = episode
+        self._keep((candidate, spec, split, episode.trace.task_id), episode)
         self.played += 1
         self.cost += episode.trace.cost_usd
         self.run.append_jsonl(EPISODES, {"candidate": candidate, "spec": spec, "split": split, **episode.to_record()})
@@ -66,6 +81,8 @@ class Journal:
     def forget(self, key: tuple[str, str, str, str]) -> None:
         """Stop reusing an episode, so it is played again (its line stays in the file)."""
         self.episodes.pop(key, None)
+        if self._scored.get(key[1:]) == key:
+            del self._scored[key[1:]]
 
     def add_decision(self, record: dict[str, Any]) -> None:
         self.decisions.append(record)

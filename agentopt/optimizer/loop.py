@@ -1,12 +1,16 @@
 """The run: baseline, then propose -> screen on train -> accept on val, until a budget is spent.
 
-1. The baseline (candidate c0) is evaluated on val.
+1. The baseline (candidate c0) is evaluated on val. On train it is played lazily: only on
+   the tasks a screen (as a parent) or an operator (`train_tasks`) needs.
 2. Each iteration picks a parent from the Pareto front of accepted candidates (per-task
    val bests), samples a train minibatch, lets Optuna choose an operator and its
    settings, and asks the operator for a child.
 3. The child is screened on the same minibatch: not better than its parent there, it is
-   dropped. Otherwise it is evaluated on val and accepted only when it strictly beats the
-   best accepted val score (by `min_delta`, optionally with a paired bootstrap).
+   dropped. A screen tied on every task is decided by the rubric's partial scores (the
+   criteria's weighted mean before gates) or, tied there too, widened a minibatch at a time
+   (up to `Plan.widen` more tasks) while the budget spares it. A child that wins its screen
+   is evaluated on val and accepted only when it strictly beats the best accepted val score
+   (by `min_delta`, optionally with a paired bootstrap).
 4. At the end the winner (and the baseline) are evaluated once on test, never used for a
    decision.
 
@@ -254,7 +258,7 @@ class Optimizer:
                 self.display.warn(warning)
             if self.retry_errors:
                 await self._retry_errors({"train": train, "val": val, "test": test})
-            await self._baseline(train, val)
+            await self._baseline(val)
             stopped = await self._search(train, val)
             summaries = await self._finish(val, test)
         counts = dict(self.counts)
@@ -298,24 +302,22 @@ class Optimizer:
         spec = self.baseline.spec
         return tuple((t.name, spec.tool_description(t.name, t.description)) for t in tools if t.name not in spec.hidden_tools)
 
-    async def _baseline(self, train: list[TaskRef], val: list[TaskRef]) -> None:
-        """The baseline on val (the bar to beat) and on all of train: its train episodes are
-        the first minibatches' parent scores and the first demonstrations for few-shot."""
-        self.display.step("evaluating the baseline on val and train")
+    async def _baseline(self, val: list[TaskRef]) -> None:
+        """The baseline on val: the bar to beat. It is played on train only where a screen or
+        an operator needs it (each task once, reused from then on), not on all of train up front."""
+        self.display.step("evaluating the baseline on val")
         if not (self.run.path / "candidates" / "c0" / "agent.yaml").exists():
             save_spec(self.baseline.spec, self.run.path / "candidates" / "c0")
         episodes = await self.evaluate(self.baseline, val, "val")
-        train_eps = await self.evaluate(self.baseline, self._baseline_train(train, val), "train")
         self.val_scores["c0"] = _by_task(episodes)
         if not self.val_scores["c0"]:
             raise _nothing_scored(episodes)
         self.pool = ["c0"]
         if self.journal.decision("c0") is None:
-            train_info = {"mean": _mean(train_eps), "n": len(train_eps)} if train_eps else None
-            self._decide(self.baseline, BASELINE, "the starting spec", train=train_info, val=episodes)
-        self._replay_decisions()
+            self._decide(self.baseline, BASELINE, "the starting spec", train=None, val=episodes)
+        self._replay_decisions(val)
 
-    def _replay_decisions(self) -> None:
+    def _replay_decisions(self, val: list[TaskRef]) -> None:
         """On --resume: rebuild candidates, pool and counts from the recorded decisions."""
         for record in self.journal.decisions:
             if record["status"] == BASELINE:
@@ -336,11 +338,7 @@ class Optimizer:
             if record["status"] == "accepted":
                 self.pool.append(cid)
                 key = spec_hash(self.candidates[cid].spec)
-                self.val_scores[cid] = {
-                    task: e.score.score
-                    for (c, spec, split, task), e in self.journal.episodes.items()
-                    if c == cid and spec == key and split == "val" and e.score.error is None
-                }
+                self.val_scores[cid] = _by_task([e for t in val if (e := self.journal.episode(cid, key, "val", t.task_id)) is not None])
 
     async def _search(self, train: list[TaskRef], val: list[TaskRef]) -> str:
         if not train:
@@ -389,10 +387,11 @@ class Optimizer:
             self._record(cid, parent, "none", None, "", "skipped", "the parent is perfect on this minibatch")
             return
         ask = self.study.ask(self.operators, self.baseline, iteration)  # search spaces are the run's, not the parent's
+        more = await self._operator_train(self.operators[ask.operator], parent, iteration, train, batch + len(val) + self.test_reserve)
         ctx = ProposalContext(
             parent=parent,
             episodes=parent_eps,
-            train_episodes=self._train_episodes(parent_eps),
+            train_episodes=self._train_episodes([*parent_eps, *more]),
             rubric=self.rubric,
             rng=rng,
             params=ask.params,
@@ -434,11 +433,12 @@ class Optimizer:
         save_spec(child.spec, self.run.path / "candidates" / cid)
         self.display.step(f"{cid}: screening ({ask.operator}: {proposal.note[:60]})")
         child_eps = await self.evaluate(child, minibatch, "train")
-        gain = _paired_gain(child_eps, parent_eps)
-        train_info = {"mean": _mean(child_eps), "parent_mean": _mean(parent_eps), "n": len(minibatch)}
+        screen = await self._screen(iteration, parent, child, train, minibatch, parent_eps, child_eps, len(val))
+        gain = screen.gain
+        train_info = screen.info()
         if gain is None or gain <= 0:
             self.counts["screened_out"] += 1
-            reason = f"train {_fmt(train_info['mean'])} vs parent {_fmt(train_info['parent_mean'])}: not better"
+            reason = f"{screen.describe()}: not better"
             self._decide(child, "screened_out", reason, train_info, None, trial=(ask, gain))
             self.study.tell(ask, gain)
             return
@@ -454,11 +454,63 @@ class Optimizer:
         self._decide(child, status, decision.reason, train_info, val_eps, trial=(ask, gain))
         self.study.tell(ask, gain)
 
-    def _baseline_train(self, train: list[TaskRef], val: list[TaskRef]) -> list[TaskRef]:
-        """The first tasks of train, as many as the budget plan gives the baseline (all of train
-        without a rollout limit, else at most a quarter of what val and test leave). Computed
-        from the budget alone (not from what was spent), so --resume picks the same tasks."""
-        return train[: self.plan.baseline_train]
+    def _others(self, iteration: int, train: list[TaskRef], minibatch: list[TaskRef]) -> list[TaskRef]:
+        """The train tasks outside the iteration's minibatch, in an order fixed by (seed,
+        iteration): where a tied screen widens, and where an operator's extra tasks come from."""
+        rng = _iteration_rng(self.config.seed, iteration + 1_000_003)
+        chosen = {t.task_id for t in minibatch}
+        rest = [t for t in train if t.task_id not in chosen]
+        rng.shuffle(rest)
+        return rest
+
+    def _room(self, reserve: int) -> int | None:
+        """Rollouts the budget spares beyond `reserve`; None without a rollout limit."""
+        limit = self.config.budget.max_rollouts
+        return None if limit is None else max(0, limit - self.tracker.rollouts - reserve)
+
+    async def _operator_train(self, operator: Any, parent: Candidate, iteration: int, train: list[TaskRef], reserve: int) -> list[Episode]:
+        """The lazy baseline's other half: an operator that reads train episodes beyond the
+        minibatch (`train_tasks`, e.g. few-shot's demonstrations) gets the parent played on
+        tasks no decided candidate has a scored episode for yet, up to that many tasks covered
+        and as many as the budget spares beside `reserve` (the child's screen and val run, the
+        final test)."""
+        want = min(int(getattr(operator, "train_tasks", 0) or 0), len(train))
+        if not want:
+            return []
+        _, _, minibatch = self._pick(iteration, train, min(self.config.minibatch, len(train)))
+        covered = {e.trace.task_id for e in self._train_episodes([])}
+        order = [*minibatch, *self._others(iteration, train, minibatch)]
+        key = spec_hash(parent.spec)
+        todo = [t for t in order if t.task_id not in covered and self.journal.episode(parent.id, key, "train", t.task_id) is None]
+        todo = todo[: max(0, want - len(covered))]
+        room = self._room(reserve)
+        if room is not None:
+            todo = todo[:room]
+        if not todo:
+            return []
+        self.display.step(f"c{iteration}: {operator.name} reads {len(todo)} more train episode(s) of {parent.id}")
+        return await self.evaluate(parent, todo, "train")
+
+    async def _screen(self, iteration: int, parent: Candidate, child: Candidate, train: list[TaskRef], minibatch: list[TaskRef],
+                      parent_eps: list[Episode], child_eps: list[Episode], val: int) -> "Screen":
+        """Parent and child on the minibatch; tied on every task (and on the partial scores),
+        the screen widens a minibatch of other train tasks at a time, up to `Plan.widen` tasks
+        and only while the budget still spares the child's val run and the final test."""
+        screen = Screen(list(parent_eps), list(child_eps), self.rubric)
+        others = self._others(iteration, train, minibatch)
+        step = max(1, len(minibatch))
+        pkey, ckey = spec_hash(parent.spec), spec_hash(child.spec)
+        while screen.how == "tied" and others and screen.widened < self.plan.widen:
+            tasks = others[: min(step, self.plan.widen - screen.widened)]
+            cost = sum((self.journal.episode(parent.id, pkey, "train", t.task_id) is None)
+                       + (self.journal.episode(child.id, ckey, "train", t.task_id) is None) for t in tasks)
+            room = self._room(val + self.test_reserve)
+            if room is not None and cost > room:
+                break
+            others = others[len(tasks):]
+            self.display.step(f"{child.id}: tied with {parent.id} on every task: screening on {len(tasks)} more")
+            screen = screen.wider(await self.evaluate(parent, tasks, "train"), await self.evaluate(child, tasks, "train"))
+        return screen
 
     def _evaluated(self, key: str) -> str | None:
         """The id of a candidate already played (screened at least) whose spec hash is `key`."""
@@ -550,12 +602,89 @@ def _avg(scores: dict[str, float] | None) -> float | None:
     return sum(scores.values()) / len(scores) if scores else None
 
 
-def _paired_gain(child: list[Episode], parent: list[Episode]) -> float | None:
-    c, p = _by_task(child), _by_task(parent)
-    shared = c.keys() & p.keys()
+def _paired_gain(child: dict[str, float], parent: dict[str, float]) -> float | None:
+    shared = child.keys() & parent.keys()
     if not shared:
         return None
-    return sum(c[t] - p[t] for t in shared) / len(shared)
+    return sum(child[t] - parent[t] for t in shared) / len(shared)
+
+
+def _partial(episodes: list[Episode], rubric: Rubric) -> dict[str, float]:
+    """{task: the weighted mean of its applicable criteria before any gate}: a rubric's partial
+    credit, which tells apart two episodes a failed gate (or a pass/fail reward) scores alike."""
+    weights = {c.id: c.weight for c in rubric.criteria}
+    out = {}
+    for e in episodes:
+        if e.score.error is not None:
+            continue
+        pairs = [(weights.get(c.id, 0.0), c.score) for c in e.score.criteria if c.applicable]
+        total = sum(w for w, _ in pairs)
+        out[e.trace.task_id] = sum(w * s for w, s in pairs) / total if total > 0 else e.score.score
+    return out
+
+
+_TIE = 1e-9
+
+
+@dataclass
+class Screen:
+    """A child against its parent on the same train tasks: the gain and how it was decided
+    ("score": the episode scores differ on some task; "partial": they tie everywhere but the
+    rubric's partial scores do not; "tied": nothing tells them apart; "unscored")."""
+
+    parent: list[Episode]
+    child: list[Episode]
+    rubric: Rubric
+    widened: int = 0  # train tasks added to the minibatch because it was tied
+
+    @property
+    def _scores(self) -> tuple[dict[str, float], dict[str, float]]:
+        return _by_task(self.child), _by_task(self.parent)
+
+    @property
+    def how(self) -> str:
+        child, parent = self._scores
+        shared = child.keys() & parent.keys()
+        if not shared:
+            return "unscored"
+        if any(abs(child[t] - parent[t]) > _TIE for t in shared):
+            return "score"
+        pc, pp = _partial(self.child, self.rubric), _partial(self.parent, self.rubric)
+        if any(abs(pc[t] - pp[t]) > _TIE for t in shared if t in pc and t in pp):
+            return "partial"
+        return "tied"
+
+    @property
+    def gain(self) -> float | None:
+        how = self.how
+        if how == "unscored":
+            return None
+        if how == "partial":
+            return _paired_gain(_partial(self.child, self.rubric), _partial(self.parent, self.rubric))
+        return _paired_gain(*self._scores)
+
+    def wider(self, parent: list[Episode], child: list[Episode]) -> "Screen":
+        return Screen([*self.parent, *parent], [*self.child, *child], self.rubric, self.widened + len(child))
+
+    def info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"mean": _mean(self.child), "parent_mean": _mean(self.parent), "n": len(self.child)}
+        if self.widened:
+            info["widened"] = self.widened
+        if self.how == "partial":
+            info["decided_by"] = "partial"
+            info["partial_gain"] = round(self.gain or 0.0, 6)
+        return info
+
+    def describe(self) -> str:
+        child, parent = _mean(self.child), _mean(self.parent)
+        text = f"train {_fmt(child)} vs parent {_fmt(parent)}"
+        if self.widened:
+            text += f" on {len(self.child)} tasks (tied, widened by {self.widened})"
+        if self.how == "partial":
+            text += f"; tied on every task, partial scores {self.gain:+.3f}"
+        elif self.how == "tied":
+            text += "; tied on every task"
+        return text
 
 
 def _fmt(value: float | None) -> str:

@@ -75,6 +75,8 @@ class Operator(Protocol):
     edits: str | None
     first_params: Mapping[str, Any]  # the settings a new run tries it with first ({}: Optuna's choice)
     needs_mutator: bool  # it asks the mutator model to write text: left out when the mutator is the embedded model
+    # Optional: `train_tasks = N`, how many train tasks' episodes it reads (ctx.train_episodes);
+    # the loop plays the parent on as many tasks no candidate has played yet, within the budget.
 
     def search_space(self, parent: Candidate) -> dict[str, Any]:
         """The operator's own settings as Optuna distributions ({} when it has none), named `NAME.setting`."""

@@ -100,14 +100,17 @@ def test_plan_counts_baseline_candidates_and_final_test_and_refuses_a_thin_budge
     assert "lower --test-episodes" in plan.refusal()
     # With 10 test tasks, 40 val tasks per candidate are what weighs most.
     plan = Plan.make(200, train=120, val=40, test=10, minibatch=8)
-    assert plan.baseline_train == 35  # a quarter of what val and test leave, not all but one candidate
-    assert plan.candidates == 1 and "lower --val-episodes" in plan.refusal()
+    assert plan.baseline == 40  # the baseline plays val up front, train only where a screen needs it
+    assert plan.candidates == 2 and "lower --val-episodes" in plan.refusal()
     fixed = Plan.make(int(plan.refusal().rsplit(" ", 1)[1]), train=120, val=40, test=10, minibatch=8)
     assert fixed.candidates == MIN_CANDIDATES and fixed.refusal() is None
-    # The demo: every train ticket scored for the baseline, at least 5 candidates.
+    # The demo: the baseline on val only, 6 candidates that reach val or 25 screened out.
     demo = Plan.make(250, train=46, val=15, test=15, minibatch=8)
-    assert (demo.baseline, demo.per_candidate, demo.final_test, demo.candidates, demo.candidates_screened) == (61, 31, 30, 5, 19)
+    assert (demo.baseline, demo.per_candidate, demo.final_test, demo.candidates, demo.candidates_screened) == (15, 31, 30, 6, 25)
+    assert demo.widen == 16  # a tied screen may add two more minibatches
     assert Plan.from_dict(demo.to_dict()) == demo
-    # No rollout limit: nothing to refuse, all of train for the baseline.
+    # No rollout limit: nothing to refuse.
     free = Plan.make(None, train=46, val=15, test=15, minibatch=8)
-    assert free.baseline_train == 46 and free.candidates is None and free.refusal() is None
+    assert free.baseline == 15 and free.candidates is None and free.refusal() is None
+    # A small train split caps the widening.
+    assert Plan.make(100, train=10, val=4, test=4, minibatch=4).widen == 6

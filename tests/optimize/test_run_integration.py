@@ -77,10 +77,10 @@ def test_run_finds_the_instruction_that_fixes_the_failures_and_ships_only_accept
     assert summary["winner"]["test"]["mean"] == 1.0 and summary["baseline"]["test"]["mean"] == 0.5
     # The budget covers everything, the final test evaluations included, and the plan said so up front.
     assert summary["usage"]["rollouts"] <= 60
-    assert "Budget plan (--max-rollouts 60): baseline 12 (val 4 + train 8); per candidate up to 12" in result.stdout
+    assert "Budget plan (--max-rollouts 60): baseline 4 (val 4; on train only where a screen needs it); per candidate up to 12" in result.stdout
     assert "final test 8 (baseline and winner on 4 test tasks)" in result.stdout
     plan = json.loads((run / "plan.json").read_text())
-    assert (plan["baseline"], plan["per_candidate"], plan["final_test"], plan["candidates"]) == (12, 12, 8, 3)
+    assert (plan["baseline"], plan["per_candidate"], plan["final_test"], plan["candidates"]) == (4, 12, 8, 4)
     assert "Budget plan (--max-rollouts 60)" in (run / "report.md").read_text()
     assert "budget plan" in (run / "report.html").read_text()
     assert "\nstopped: " in result.stdout  # on its own line after the live display
@@ -127,7 +127,7 @@ def test_a_budget_too_small_for_a_handful_of_candidates_is_refused_before_any_ep
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: --max-rollouts 10 buys 0 candidate(s)")
-    assert "--minibatch" in result.stderr and "raise --max-rollouts to 56" in result.stderr
+    assert "--minibatch" in result.stderr and "raise --max-rollouts to 48" in result.stderr
     assert "Budget plan (--max-rollouts 10)" in result.stdout
     assert not list((tmp_path / "runs").iterdir())  # no half-made run folder to --resume
 

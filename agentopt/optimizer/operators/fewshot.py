@@ -30,6 +30,7 @@ from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import Example
 
 DEFAULT_K = (1, 4)
+TRAIN_TASKS = 24  # train tasks it reads episodes of: the loop plays the parent on more than the minibatch (lazily, once)
 PICKS = ("first", "similar")
 POOL_MAX = 48  # examples kept for `similar`: only k of them reach a prompt
 
@@ -46,6 +47,7 @@ class FewShotOperator:
     edits: str | None = "examples"  # the spec component it changes: off unless optimize.components allows it
     first_params: dict[str, Any] = {"fewshot.pick": "similar"}  # what a new run tries first (measured best for small models)
     needs_mutator: bool = False
+    train_tasks: int = TRAIN_TASKS
 
     def __init__(self, min_score: float | None = None, correct: bool = True):
         self.min_score = min_score
