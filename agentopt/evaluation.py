@@ -249,15 +249,22 @@ class Evaluator:
         return info
 
     async def check_spec(self, spec: AgentSpec) -> None:
-        """A tool description in the spec for a tool the environment lacks is a spec error."""
-        if not spec.tools:
+        """A tool description in the spec (or a tool in optimize.search_space.tools) for a tool
+        the environment lacks is a spec error."""
+        searched = spec.optimize.search_space.tools
+        if not spec.tools and not searched:
             return
         async with self.env.session() as session:
             names = {t.name for t in await session.tools()}
+        has = f"(it has: {', '.join(sorted(names))})"
         problems = [
-            problem_at(spec.source, f"tools.{t.name}", f"the environment has no tool {t.name!r} (it has: {', '.join(sorted(names))})")
+            problem_at(spec.source, f"tools.{t.name}", f"the environment has no tool {t.name!r} {has}")
             for t in spec.tools
             if t.name not in names
+        ] + [
+            problem_at(spec.source, f"optimize.search_space.tools[{i}]", f"the environment has no tool {name!r} {has}")
+            for i, name in enumerate(searched)
+            if name not in names
         ]
         if problems:
             raise ValidationError(problems)

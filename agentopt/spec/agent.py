@@ -142,6 +142,19 @@ class ExamplesRange:
         return self
 
 
+@dataclass(frozen=True, config=CONFIG)
+class TokensRange:
+    """Per-call max_tokens to try (low <= high)."""
+
+    low: Int = Field(ge=1, description="Lowest value.")
+    high: Int = Field(ge=1, description="Highest value.")
+
+    @model_validator(mode="after")
+    def _check(self) -> TokensRange:
+        _ordered(self.low, self.high)
+        return self
+
+
 def _range(kind: type) -> WrapValidator:
     adapter = TypeAdapter(kind)
 
@@ -166,6 +179,10 @@ class SearchSpace:
     max_examples: Annotated[tuple[int, int] | None, _range(ExamplesRange)] = Field(
         None, description="How many few-shot examples to keep, {low, high}.")
     skills: tuple[Text, ...] = Field((), description="Names of skills (from `skills`) that may be switched on or off.")
+    max_tokens: Annotated[tuple[int, int] | None, _range(TokensRange)] = Field(
+        None, description="Per-call max_tokens to try (model_params.max_tokens), {low, high}: raise it when replies are cut short.")
+    tools: tuple[Name, ...] = Field((), description="Names of environment tools the optimizer may hide from the agent or "
+                                                    "offer (as `tools: {NAME: {hidden: true}}` does).")
 
 
 @dataclass(frozen=True, config=CONFIG)

@@ -91,6 +91,8 @@ def agent_to_yaml(spec: AgentSpec) -> str:
             **({"temperature": dict(zip(("low", "high"), space.temperature))} if space.temperature else {}),
             **({"max_examples": dict(zip(("low", "high"), space.max_examples))} if space.max_examples else {}),
             "skills": list(space.skills),
+            **({"max_tokens": dict(zip(("low", "high"), space.max_tokens))} if space.max_tokens else {}),
+            **({"tools": list(space.tools)} if space.tools else {}),
         },
     }
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)

@@ -178,3 +178,32 @@ class ProbeEnvironment(TaskEnvironment):
 
 def build_probe(**_: Any) -> Any:
     return make_app(ProbeEnvironment, "probe")
+
+
+# --- `listing` (`--env tests.fakes.envs:build_listing`): the counter task with enough tasks to
+# optimize on, and a `list_tasks` tool an agent should not need (tests/optimize/test_search_space_cli.py) ---
+
+LISTING_TASKS = {split: [{"id": f"{split}{i}", "start": i, "target": i + 5} for i in range(n)]
+                 for split, n in (("train", 8), ("val", 4), ("test", 4))}
+
+
+class ListingEnvironment(TaskEnvironment):
+    def __init__(self) -> None:
+        mcp = FastMCP("listing")
+        self.total = 0
+        add_counter_tools(mcp, self)
+
+        @mcp.tool
+        def list_tasks() -> str:
+            """List the id of every task of the environment."""
+            return json.dumps([t["id"] for tasks in LISTING_TASKS.values() for t in tasks])
+
+        super().__init__(mcp, LISTING_TASKS)
+
+    def start_task(self, task: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        self.total = task["start"]
+        return f"The total starts at {task['start']}. Add 5, then report the total.", {"start": task["start"]}
+
+
+def build_listing(**_: Any) -> Any:
+    return make_app(ListingEnvironment, "listing")

@@ -1,5 +1,5 @@
-"""Discrete and numeric choices from `optimize.search_space`: model, temperature, how many
-examples to keep, and which skills are on.
+"""Discrete and numeric choices from `optimize.search_space`: model, temperature, max_tokens,
+how many examples to keep, which skills are on, and which environment tools the agent is offered.
 
 The distributions come only from the parent's `optimize.search_space`, which no operator
 changes, so every parent of a run gets the same ones (Optuna rejects a categorical whose
@@ -19,7 +19,7 @@ from typing import Any
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
-from agentopt.spec.agent import AgentSpec, Skill
+from agentopt.spec.agent import AgentSpec, Skill, ToolOverride
 
 TEMPERATURE_DIGITS = 2  # sampled temperatures are rounded: 0.7, not 0.7034...
 
@@ -42,8 +42,12 @@ class ChoicesOperator:
             dists["choices.temperature"] = FloatDistribution(*map(float, space.temperature))
         if space.max_examples:
             dists["choices.max_examples"] = IntDistribution(*map(int, space.max_examples))
+        if space.max_tokens:
+            dists["choices.max_tokens"] = IntDistribution(*map(int, space.max_tokens))
         for skill in space.skills:
             dists[f"choices.skill.{skill}"] = CategoricalDistribution([True, False])
+        for tool in space.tools:
+            dists[f"choices.tool.{tool}"] = CategoricalDistribution([True, False])  # True: offered
         return dists
 
     async def propose(self, ctx: ProposalContext) -> Proposal | None:
@@ -62,6 +66,12 @@ class ChoicesOperator:
                 spec = replace(spec, params=replace(spec.params, temperature=temperature))
                 changes.append(f"temperature {parent.params.temperature:g} -> {temperature:g}")
 
+        if "choices.max_tokens" in params:
+            tokens = int(params["choices.max_tokens"])
+            if tokens != parent.params.max_tokens:
+                spec = replace(spec, params=replace(spec.params, max_tokens=tokens))
+                changes.append(f"max_tokens {parent.params.max_tokens} -> {tokens}")
+
         limit = params.get("choices.max_examples")
         if limit is not None and parent.loop.example_pick == "similar":
             shown = parent.loop.examples_shown
@@ -76,6 +86,11 @@ class ChoicesOperator:
         if skill_changes:
             spec = replace(spec, skills=skills)
             changes += skill_changes
+
+        tools, tool_changes = _toggle_tools(parent, params)
+        if tool_changes:
+            spec = replace(spec, tools=tools)
+            changes += tool_changes
 
         if not changes:
             return None
@@ -98,6 +113,24 @@ class ChoicesOperator:
                 skills.append(pool[name])
                 changes.append(f"skill {name} on")
         return tuple(skills), changes
+
+
+def _toggle_tools(parent: AgentSpec, params: dict[str, Any]) -> tuple[tuple[ToolOverride, ...], list[str]]:
+    """The parent's tool overrides with the sampled switches applied (a description is kept
+    whether the tool is hidden or offered), and what changed."""
+    tools = list(parent.tools)
+    changes = []
+    for name in parent.optimize.search_space.tools:
+        offered = params.get(f"choices.tool.{name}")
+        if offered is None or bool(offered) == (name not in parent.hidden_tools):
+            continue
+        at = next((i for i, t in enumerate(tools) if t.name == name), None)
+        if at is None:
+            tools.append(ToolOverride(name, None, hidden=not offered))
+        else:
+            tools[at] = replace(tools[at], hidden=not offered)
+        changes.append(f"tool {name} {'offered' if offered else 'hidden'}")
+    return tuple(t for t in tools if t.description is not None or t.hidden), changes
 
 
 def _skill_pool(parent: AgentSpec, extra: tuple[Skill, ...], others: tuple[Candidate, ...]) -> dict[str, Skill]:
