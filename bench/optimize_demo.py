@@ -1,16 +1,23 @@
 """Benchmark: what `agentopt run` achieves on the built-in tasks with the embedded model.
 
 Prints, per task: baseline and winner scores on val and test (with 95% intervals), the
-candidates proposed and accepted, rollouts used and wall time. Figures, not a test.
+candidates proposed and accepted, distinct candidates screened per 100 rollouts, the best val
+score reached, rollouts used and wall time. Figures, not a test.
 
     .venv/bin/python bench/optimize_demo.py                 # triage, 200 rollouts
+    .venv/bin/python bench/optimize_demo.py --task iris     # the second benchmark (bench/iris.py)
+    .venv/bin/python bench/optimize_demo.py --code /path/to/other/checkout   # the same, another version of agentopt
     .venv/bin/python bench/optimize_demo.py --task support --max-rollouts 30 --val-episodes 3 --test-episodes 3 --minibatch 2
+
+Each run gets a fresh model-response cache (AGENTOPT_HOME in a temporary folder), so wall
+times are not helped by an earlier run's answers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 TASKS = {
     "triage": ("agents/triage.yaml", "rubrics/triage.yaml", "dataset:examples/triage/tickets.jsonl"),
     "support": ("agents/support.yaml", "rubrics/support.yaml", "support"),
+    "iris": ("agents/iris.yaml", "rubrics/iris.yaml", None),  # dataset built at run time from scikit-learn
 }
 
 
@@ -38,22 +46,31 @@ def main() -> None:
     parser.add_argument("--minibatch", type=int, default=8, help="train tasks a child is screened on")
     parser.add_argument("--val-episodes", type=int, help="use only the first N val tasks (support is slow locally)")
     parser.add_argument("--test-episodes", type=int, help="use only the first N test tasks")
+    parser.add_argument("--code", type=Path, default=REPO, help="the agentopt checkout to run (default: this one)")
     args = parser.parse_args()
     agent, rubric, env = TASKS[args.task]
     runs = Path(tempfile.mkdtemp(prefix="agentopt-bench-"))
+    if env is None:
+        sys.path.insert(0, str(REPO))
+        from bench.iris import build
+
+        env = f"dataset:{build(runs / 'data')}"
+    code = args.code.resolve()
+    environ = {**os.environ, "PYTHONPATH": str(code), "AGENTOPT_HOME": str(runs / "cache")}
     started = time.monotonic()
     command = [
-        sys.executable, "-m", "agentopt", "run", agent, "-r", rubric, "--env", env,
+        sys.executable, "-m", "agentopt", "run", str(REPO / agent), "-r", str(REPO / rubric), "--env", env,
         "--max-rollouts", str(args.max_rollouts), "--mutator", args.mutator, "--runs-dir", str(runs),
         "--minibatch", str(args.minibatch), *(["--val-episodes", str(args.val_episodes)] if args.val_episodes else []),
         *(["--test-episodes", str(args.test_episodes)] if args.test_episodes else []),
     ]
-    subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, cwd=code, check=True, stdout=subprocess.DEVNULL, env=environ)
     wall = time.monotonic() - started
-    run = next(runs.iterdir())
+    run = next(p for p in runs.iterdir() if "-run-" in p.name)
     summary = json.loads((run / "summary.json").read_text())
     counts = summary["candidates"]
-    print(f"task {args.task}, model {summary['model']}, mutator {summary['mutator_model']}, run folder {run}")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True).stdout.strip()
+    print(f"task {args.task}, model {summary['model']}, mutator {summary['mutator_model']}, agentopt {commit}, run folder {run}")
     print(f"{'':10}{'val':>26}{'test':>26}")
     for role in ("baseline", "winner"):
         print(f"{role + ' ' + summary[role]['id']:10}{fmt(summary[role]['val']):>26}{fmt(summary[role]['test']):>26}")
@@ -69,6 +86,13 @@ def main() -> None:
     plan = summary.get("plan") or {}
     print(f"distinct candidates screened: {distinct} ({100 * distinct / max(1, rollouts):.1f} per 100 rollouts); "
           f"plan: baseline {plan.get('baseline')}, per candidate up to {plan.get('per_candidate')}, final test {plan.get('final_test')}")
+    best, curve = None, []
+    for d in decisions:  # the best val score after each accepted candidate, and the rollouts it took
+        mean = (d.get("val") or {}).get("mean")
+        if d["status"] in ("baseline", "accepted") and mean is not None and (best is None or mean > best):
+            best = mean
+            curve.append(f"{best:.3f} at {d['rollouts']}")
+    print(f"best val reached: {' -> '.join(curve) or 'n/a'} (rollouts)")
     print(f"rollouts: {rollouts}/{args.max_rollouts}; stopped: {summary['stopped']}; wall: {wall:.0f}s")
 
 
