@@ -492,7 +492,7 @@ class Optimizer:
         return await self.evaluate(parent, todo, "train")
 
     async def _screen(self, iteration: int, parent: Candidate, child: Candidate, train: list[TaskRef], minibatch: list[TaskRef],
-                      parent_eps: list[Episode], child_eps: list[Episode], val: int) -> "Screen":
+                      parent_eps: list[Episode], child_eps: list[Episode], val: int) -> Screen:
         """Parent and child on the minibatch; tied on every task (and on the partial scores),
         the screen widens a minibatch of other train tasks at a time, up to `Plan.widen` tasks
         and only while the budget still spares the child's val run and the final test."""
@@ -663,7 +663,7 @@ class Screen:
             return _paired_gain(_partial(self.child, self.rubric), _partial(self.parent, self.rubric))
         return _paired_gain(*self._scores)
 
-    def wider(self, parent: list[Episode], child: list[Episode]) -> "Screen":
+    def wider(self, parent: list[Episode], child: list[Episode]) -> Screen:
         return Screen([*self.parent, *parent], [*self.child, *child], self.rubric, self.widened + len(child))
 
     def info(self) -> dict[str, Any]:

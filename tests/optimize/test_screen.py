@@ -5,7 +5,7 @@ tests/optimize/test_duplicates.py for the widening over a real run)."""
 
 from __future__ import annotations
 
-from agentopt.evaluate import Episode
+from agentopt.episode_record import Episode
 from agentopt.optimizer.loop import Screen
 from agentopt.scoring.result import CriterionScore, EpisodeScore
 from agentopt.spec.rubric import Criterion, Rubric
