@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--minibatch", type=int, default=8, help="train tasks a child is screened on")
     parser.add_argument("--val-episodes", type=int, help="use only the first N val tasks (support is slow locally)")
     parser.add_argument("--test-episodes", type=int, help="use only the first N test tasks")
+    parser.add_argument("--concurrency", type=int, default=4, help="episodes at once (lower it on a busy machine: "
+                        "the embedded model shares its one thread between them)")
     parser.add_argument("--code", type=Path, default=REPO, help="the agentopt checkout to run (default: this one)")
     args = parser.parse_args()
     agent, rubric, env = TASKS[args.task]
@@ -61,7 +63,7 @@ def main() -> None:
     command = [
         sys.executable, "-m", "agentopt", "run", str(REPO / agent), "-r", str(REPO / rubric), "--env", env,
         "--max-rollouts", str(args.max_rollouts), "--mutator", args.mutator, "--runs-dir", str(runs),
-        "--minibatch", str(args.minibatch), *(["--val-episodes", str(args.val_episodes)] if args.val_episodes else []),
+        "--minibatch", str(args.minibatch), "--concurrency", str(args.concurrency), *(["--val-episodes", str(args.val_episodes)] if args.val_episodes else []),
         *(["--test-episodes", str(args.test_episodes)] if args.test_episodes else []),
     ]
     subprocess.run(command, cwd=code, check=True, stdout=subprocess.DEVNULL, env=environ)
