@@ -105,7 +105,7 @@ def too_small(budget: Budget, baseline_rollouts: int, candidate_rollouts: int) -
 
 
 MIN_CANDIDATES = 3  # a plan that buys fewer is refused before any episode is played
-WIDEN = 2  # a screen tied on every task widens, a minibatch at a time, up to WIDEN extra minibatches
+WIDEN = 1  # a screen tied on every task widens by up to WIDEN more minibatches (each one doubles what a tie costs)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@
    settings, and asks the operator for a child.
 3. The child is screened on the same minibatch: not better than its parent there, it is
    dropped. A screen tied on every task is decided by the rubric's partial scores (the
-   criteria's weighted mean before gates) or, tied there too, widened a minibatch at a time
-   (up to `Plan.widen` more tasks) while the budget spares it. A child that wins its screen
+   criteria's weighted mean before gates) or, tied there too at all 0 or all 1, widened
+   (up to `Plan.widen` more tasks: one minibatch) while the budget spares it. A child that wins its screen
    is evaluated on val and accepted only when it strictly beats the best accepted val score
    (by `min_delta`, optionally with a paired bootstrap).
 4. At the end the winner (and the baseline) are evaluated once on test, never used for a
@@ -401,7 +401,7 @@ class Optimizer:
             train_inputs=tuple(str(t.spec.get("input", "")) for t in train if t.spec.get("input")),
             tools=self.env_tools,
             variables=tuple(sorted(self._variables(parent_eps))),
-            play=player(self, cid, train, batch + len(val) + self.test_reserve),  # for sample: what the child still needs is kept
+            play=player(self, cid, train, batch + len(val) + self.test_reserve, cap=2 * batch),  # sample: the child's needs kept, one screen's worth
         )
         self.display.step(f"{cid}: {ask.operator} proposes a child of {parent.id}")
         try:
@@ -500,7 +500,7 @@ class Optimizer:
         others = self._others(iteration, train, minibatch)
         step = max(1, len(minibatch))
         pkey, ckey = spec_hash(parent.spec), spec_hash(child.spec)
-        while screen.how == "tied" and others and screen.widened < self.plan.widen:
+        while screen.uninformative and others and screen.widened < self.plan.widen:
             tasks = others[: min(step, self.plan.widen - screen.widened)]
             cost = sum((self.journal.episode(parent.id, pkey, "train", t.task_id) is None)
                        + (self.journal.episode(child.id, ckey, "train", t.task_id) is None) for t in tasks)
@@ -662,6 +662,16 @@ class Screen:
         if how == "partial":
             return _paired_gain(_partial(self.child, self.rubric), _partial(self.parent, self.rubric))
         return _paired_gain(*self._scores)
+
+    @property
+    def uninformative(self) -> bool:
+        """Tied, and at 0 on every task or at 1 on every task: the minibatch says nothing about the
+        child (with a small model, often all 0). A tie at mixed scores is the child doing exactly
+        what its parent does on tasks of every kind: screened out as it is."""
+        if self.how != "tied":
+            return False
+        values = set(_by_task(self.parent).values())
+        return values <= {0.0} or values <= {1.0}
 
     def wider(self, parent: list[Episode], child: list[Episode]) -> Screen:
         return Screen([*self.parent, *parent], [*self.child, *child], self.rubric, self.widened + len(child))

@@ -107,10 +107,10 @@ def test_plan_counts_baseline_candidates_and_final_test_and_refuses_a_thin_budge
     # The demo: the baseline on val only, 6 candidates that reach val or 25 screened out.
     demo = Plan.make(250, train=46, val=15, test=15, minibatch=8)
     assert (demo.baseline, demo.per_candidate, demo.final_test, demo.candidates, demo.candidates_screened) == (15, 31, 30, 6, 25)
-    assert demo.widen == 16  # a tied screen may add two more minibatches
+    assert demo.widen == 8  # a tied screen may add one more minibatch
     assert Plan.from_dict(demo.to_dict()) == demo
     # No rollout limit: nothing to refuse.
     free = Plan.make(None, train=46, val=15, test=15, minibatch=8)
     assert free.baseline == 15 and free.candidates is None and free.refusal() is None
     # A small train split caps the widening.
-    assert Plan.make(100, train=10, val=4, test=4, minibatch=4).widen == 6
+    assert Plan.make(100, train=10, val=4, test=6, minibatch=6).widen == 4

@@ -52,3 +52,12 @@ def test_tied_everywhere_nothing_decides_until_the_screen_widens():
     wider = screen.wider([ep("c", 0.0)], [ep("c", 1.0)])
     assert wider.how == "score" and wider.widened == 1 and abs(wider.gain - 1 / 3) < 1e-9
     assert wider.info()["n"] == 3 and wider.info()["widened"] == 1
+
+
+def test_only_a_tie_at_all_0_or_all_1_is_uninformative():
+    zeros = [ep("a", 0.0), ep("b", 0.0)]
+    assert Screen(zeros, list(zeros), RUBRIC).uninformative
+    ones = [ep("a", 1.0, 1, 1), ep("b", 1.0, 1, 1)]
+    assert Screen(ones, list(ones), RUBRIC).uninformative
+    mixed = [ep("a", 1.0, 1, 1), ep("b", 0.0)]
+    assert not Screen(mixed, list(mixed), RUBRIC).uninformative  # the child does what its parent does: screened out

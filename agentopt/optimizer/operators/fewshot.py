@@ -30,7 +30,7 @@ from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import Example
 
 DEFAULT_K = (1, 4)
-TRAIN_TASKS = 24  # train tasks it reads episodes of: the loop plays the parent on more than the minibatch (lazily, once)
+TRAIN_TASKS = 16  # train tasks it reads episodes of: the loop plays the parent on more than the minibatch (lazily, once)
 PICKS = ("first", "similar")
 POOL_MAX = 48  # examples kept for `similar`: only k of them reach a prompt
 

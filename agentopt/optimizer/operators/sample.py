@@ -111,16 +111,24 @@ def demonstration(episode: Episode) -> Example | None:
     return Example(input=example.input, output="\n".join([*lines, f"then answer: {answer}"]))
 
 
-def player(optimizer: Any, cid: str, train: list[Any], reserve: int) -> Any:
+def player(optimizer: Any, cid: str, train: list[Any], reserve: int, cap: int | None = None) -> Any:
     """`ProposalContext.play` for iteration `cid`: plays a spec on named train tasks through the
     optimizer's journal (so the budget pays, and --resume replays nothing), leaving `reserve`
-    rollouts for the child's screen, its val run and the final test runs."""
+    rollouts for the child's screen, its val run and the final test runs, and asking for at most
+    `cap` attempts in all for this proposal (what one screen costs: sampling that finds nothing
+    used to take a fifth of a 200-rollout budget in one go). The cap counts attempts asked for,
+    not played, so a resumed iteration stops where an unbroken one did."""
     by_id = {t.task_id: t for t in train}
+    asked = 0
 
     async def play(spec: Any, task_ids: list[str]) -> list[Episode]:
+        nonlocal asked
         limit = optimizer.config.budget.max_rollouts
         room = len(task_ids) if limit is None else max(0, limit - optimizer.tracker.rollouts - reserve)
+        if cap is not None:
+            room = min(room, max(0, cap - asked))
         tasks = [by_id[t] for t in task_ids if t in by_id][:room]
+        asked += len(tasks)
         return await optimizer.evaluate(Candidate(f"{cid}~sample", spec), tasks, "train") if tasks else []
 
     return play
