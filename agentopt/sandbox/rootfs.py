@@ -219,9 +219,10 @@ class _Kernel:
     def __init__(self) -> None:
         self.libc = ctypes.CDLL(None, use_errno=True)
         self.libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-        self.numbers = SYSCALLS.get(platform.machine())
-        if self.numbers is None:
+        numbers = SYSCALLS.get(platform.machine())
+        if numbers is None:
             raise Refused(f"no pivot_root for this machine ({platform.machine()})")
+        self.numbers: dict[str, int] = numbers
 
     def _check(self, result: int, what: str) -> None:
         if result != 0:
