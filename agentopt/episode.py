@@ -19,11 +19,10 @@ import json
 import time
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from agentopt.envs.kind import NotAnOpenEnvServer
 from agentopt.envs.observation import ToolSpec
-from agentopt.envs.session import RunningEnv
 from agentopt.envs.tasks import TaskRef
 from agentopt.errors import EnvError, ProviderError, TemplateLimitError, ValidationError
 from agentopt.models.types import ChatModel, ChatRequest, ChatResponse
@@ -168,7 +167,14 @@ class _Episode:
         )
 
 
-async def run_episode(spec: AgentSpec, env: RunningEnv, model: ChatModel, task: TaskRef, seed: int | None = None) -> Trace:
+class SessionSource(Protocol):
+    """Where an episode plays: a RunningEnv, a pool of replicas (EnvPool), or one task's view
+    of either (TaskEnv). `session()` gives an async context manager around one OpenEnv session."""
+
+    def session(self) -> Any: ...
+
+
+async def run_episode(spec: AgentSpec, env: SessionSource, model: ChatModel, task: TaskRef, seed: int | None = None) -> Trace:
     """Play one episode of `task` and return its trace. Never raises for provider or env failures."""
     episode = _Episode(spec, task)
     try:
