@@ -6,8 +6,10 @@ tool calls per episode) through one Evaluator, one episode at a time. Every epis
 opens its own WebSocket session, is scored against a 4-criterion rubric and appended to
 traces.jsonl, as in `agentopt eval`. Prints per step and per episode:
 
-- overhead: wall time minus the model server's own handling time (goal: < 2 ms/step);
-- CPU per step of each process (harness, environment server, model server).
+- overhead: wall time minus the model server's own handling time (harness, environment
+  server and scoring together, and any wait for a core);
+- CPU per step of each process (harness, environment server, model server); the goal
+  (issue 10) is the harness's own CPU per step under 2 ms.
 
     .venv/bin/python bench/harness_overhead.py                  # 200 episodes after 20 warm-up
     .venv/bin/python bench/harness_overhead.py --episodes 500 --concurrency 1 4
@@ -38,15 +40,15 @@ def main() -> None:
         for concurrency in args.concurrency:
             r = asyncio.run(measure(spec, rubric, server, folder, args.episodes, concurrency, warmup=args.warmup, sandbox=args.sandbox))
             cpu = r["cpu_ms_per_step"]
-            verdict = "met" if r["overhead_ms_per_step"] < GOAL_MS else "NOT met"
+            verdict = "met" if cpu["harness"] < GOAL_MS else "NOT met"
             print(
                 f"concurrency {concurrency}, sandbox {args.sandbox}: {r['episodes']} episodes, {r['steps']} steps, {r['errors']} errors, "
                 f"mean score {r['mean_score']:.2f}, wall {r['wall_s']:.2f}s\n"
                 f"  per episode: {r['wall_ms_per_episode']:.2f} ms wall\n"
                 f"  per step:    {r['wall_ms_per_step']:.2f} ms wall = {r['model_handle_ms_per_step']:.3f} ms in the model server"
-                f" + {r['overhead_ms_per_step']:.2f} ms harness+environment+scoring (goal < {GOAL_MS} ms: {verdict})\n"
-                f"  CPU per step: harness {cpu['harness']:.2f} ms, environment server {cpu['env_server']:.2f} ms, "
-                f"model server {cpu['model_server']:.2f} ms"
+                f" + {r['overhead_ms_per_step']:.2f} ms harness+environment+scoring\n"
+                f"  CPU per step: harness {cpu['harness']:.2f} ms (goal < {GOAL_MS} ms: {verdict}), "
+                f"environment server {cpu['env_server']:.2f} ms, model server {cpu['model_server']:.2f} ms"
             )
             if r["first_error"]:
                 print(f"  first error: {r['first_error']}")
