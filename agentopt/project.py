@@ -10,77 +10,103 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field as PydanticField
+from pydantic import Strict, TypeAdapter
+from pydantic import ValidationError as ModelError
+from pydantic.dataclasses import dataclass as model
 
 from agentopt.errors import Problem, UsageError, ValidationError
+from agentopt.spec import problems as located
 from agentopt.spec import yaml_source
-from agentopt.spec.schema import DIALECT, schema_problems
+from agentopt.spec.fields import CONFIG, CountInt, Fraction, Name, Number, PositiveInt
+from agentopt.spec.schema import titled
 from agentopt.spec.yaml_source import Source
 
 PROJECT_FILE = "agentopt.yaml"
 PROJECT_NAMES = ("agentopt.yaml", "agentopt.yml")
 
 
-def _f(types: str | list[str], description: str, **more: Any) -> dict[str, Any]:
-    return {"type": types, "description": description, **more}
+Split = Literal["train", "val", "test"]
+Path_ = Annotated[str, Strict(), PydanticField(min_length=1)]
+# Every field is optional (None: not given, so the command's own default applies); a file may not write null.
 
 
-def _section(description: str, properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "description": description, "properties": properties, "additionalProperties": False}
+@model(frozen=True, config=CONFIG)
+class EvalSettings:
+    """Settings of `agentopt eval`."""
+
+    split: Split = PydanticField(None, description="Which split's tasks to play.")
+    episodes: PositiveInt = PydanticField(None, description="Play only the first N tasks of the split.")
+    concurrency: PositiveInt = PydanticField(None, description="Episodes run at once.")
+    repeat: PositiveInt = PydanticField(None, description="Play each task this many times.")
+    seed: CountInt = PydanticField(None, description="Base seed of the episodes.")
+    max_errors: CountInt = PydanticField(None, description="Infrastructure errors tolerated before exiting 3.")
+    junit: Path_ = PydanticField(None, description="Write JUnit XML here.")
 
 
-_SPLIT = _f("string", "Which split's tasks to play.", enum=["train", "val", "test"])
-_PATH = {"type": "string", "minLength": 1}
+@model(frozen=True, config=CONFIG)
+class GateSettings:
+    """The CI gate of `agentopt eval`: exit 1 when it fails."""
 
-SCHEMA: dict[str, Any] = {
-    "$schema": DIALECT,
-    "title": "agentopt project file (agentopt.yaml)",
-    **_section(
-        "What `agentopt eval` and `agentopt run` use when no argument is given; flags override it. "
-        "Paths are relative to this file.",
-        {
-            "agent": _f("string", "The agent spec (agents/NAME.yaml).", minLength=1),
-            "rubric": _f("string", "The rubric (rubrics/NAME.yaml).", minLength=1),
-            "env": _f("string", "support, dataset:FILE.jsonl, module:factory, a server URL, or several URLs separated by commas.", minLength=1),
-            "env_replicas": _f("integer", "Launch this many servers of a launched environment; sessions spread over them.", minimum=1),
-            "tasks": _f("string", "A JSONL or YAML file of reset arguments per split (docs/environments.md).", minLength=1),
-            "runs_dir": _f("string", "Where run folders are written (default runs).", minLength=1),
-            "eval": _section("Settings of `agentopt eval`.", {
-                "split": _SPLIT,
-                "episodes": _f("integer", "Play only the first N tasks of the split.", minimum=1),
-                "concurrency": _f("integer", "Episodes run at once.", minimum=1),
-                "repeat": _f("integer", "Play each task this many times.", minimum=1),
-                "seed": _f("integer", "Base seed of the episodes.", minimum=0),
-                "max_errors": _f("integer", "Infrastructure errors tolerated before exiting 3.", minimum=0),
-                "junit": _f("string", "Write JUnit XML here.", minLength=1),
-            }),
-            "gate": _section("The CI gate of `agentopt eval`: exit 1 when it fails.", {
-                "min_score": _f("number", "Exit 1 when the mean score is below this.", minimum=0, maximum=1),
-                "baseline": _f("string", "A summary.json to compare against.", minLength=1),
-                "max_drop": _f("number", "With baseline: exit 1 when the score drops by more than this.", minimum=0),
-            }),
-            "budget": _section("What `agentopt run` may spend.", {
-                "max_rollouts": _f("integer", "Episodes to spend in all.", minimum=1),
-                "max_cost": _f("number", "USD to spend at most.", minimum=0),
-                "max_time": _f("number", "Seconds to run at most.", minimum=1),
-                "max_candidates": _f("integer", "Candidates to propose at most.", minimum=1),
-            }),
-            "run": _section("Settings of `agentopt run` (concurrency, seed and repeat default to eval's).", {
-                "mutator": _f("string", "The model that rewrites prompts and skills.", minLength=1),
-                "operators": _f("array", "Operators to use (default: all).", items=_PATH),
-                "minibatch": _f("integer", "Train tasks a child is screened on.", minimum=1),
-                "min_delta": _f("number", "A child must beat the best val score by at least this.", minimum=0),
-                "significance": _f("number", "Also require a paired-bootstrap p-value below this.", minimum=0, maximum=1),
-                "val_episodes": _f("integer", "Use only the first N val tasks.", minimum=1),
-                "test_episodes": _f("integer", "Use only the first N test tasks.", minimum=1),
-                "concurrency": _f("integer", "Episodes run at once.", minimum=1),
-                "seed": _f("integer", "Seed of the search and the episodes.", minimum=0),
-                "repeat": _f("integer", "Play each task this many times.", minimum=1),
-                "storage": _f("string", "Optuna storage URL shared by several workers.", minLength=1),
-            }),
-        },
-    ),
-}
+    min_score: Fraction = PydanticField(None, description="Exit 1 when the mean score is below this.")
+    baseline: Path_ = PydanticField(None, description="A summary.json to compare against.")
+    max_drop: Annotated[Number, PydanticField(ge=0)] = PydanticField(
+        None, description="With baseline: exit 1 when the score drops by more than this.")
+
+
+@model(frozen=True, config=CONFIG)
+class BudgetSettings:
+    """What `agentopt run` may spend."""
+
+    max_rollouts: PositiveInt = PydanticField(None, description="Episodes to spend in all.")
+    max_cost: Annotated[Number, PydanticField(ge=0)] = PydanticField(None, description="USD to spend at most.")
+    max_time: Annotated[Number, PydanticField(ge=1)] = PydanticField(None, description="Seconds to run at most.")
+    max_candidates: PositiveInt = PydanticField(None, description="Candidates to propose at most.")
+
+
+@model(frozen=True, config=CONFIG)
+class RunSettings:
+    """Settings of `agentopt run` (concurrency, seed and repeat default to eval's)."""
+
+    mutator: Name = PydanticField(None, description="The model that rewrites prompts and skills.")
+    operators: list[Path_] = PydanticField(None, description="Operators to use (default: all).")
+    minibatch: PositiveInt = PydanticField(None, description="Train tasks a child is screened on.")
+    min_delta: Annotated[Number, PydanticField(ge=0)] = PydanticField(
+        None, description="A child must beat the best val score by at least this.")
+    significance: Fraction = PydanticField(None, description="Also require a paired-bootstrap p-value below this.")
+    val_episodes: PositiveInt = PydanticField(None, description="Use only the first N val tasks.")
+    test_episodes: PositiveInt = PydanticField(None, description="Use only the first N test tasks.")
+    concurrency: PositiveInt = PydanticField(None, description="Episodes run at once.")
+    seed: CountInt = PydanticField(None, description="Seed of the search and the episodes.")
+    repeat: PositiveInt = PydanticField(None, description="Play each task this many times.")
+    storage: Name = PydanticField(None, description="Optuna storage URL shared by several workers.")
+
+
+@model(frozen=True, config=CONFIG)
+class ProjectFile:
+    """What `agentopt eval` and `agentopt run` use when no argument is given; flags override it.
+    Paths are relative to this file."""
+
+    agent: Path_ = PydanticField(None, description="The agent spec (agents/NAME.yaml).")
+    rubric: Path_ = PydanticField(None, description="The rubric (rubrics/NAME.yaml).")
+    env: Name = PydanticField(None, description="support, dataset:FILE.jsonl, module:factory, a server URL, or several "
+                                                "URLs separated by commas.")
+    env_replicas: PositiveInt = PydanticField(None, description="Launch this many servers of a launched environment; "
+                                                                "sessions spread over them.")
+    tasks: Path_ = PydanticField(None, description="A JSONL or YAML file of reset arguments per split "
+                                                   "(docs/environments.md).")
+    runs_dir: Path_ = PydanticField(None, description="Where run folders are written (default runs).")
+    eval: EvalSettings = PydanticField(None, description="Settings of `agentopt eval`.")
+    gate: GateSettings = PydanticField(None, description="The CI gate of `agentopt eval`: exit 1 when it fails.")
+    budget: BudgetSettings = PydanticField(None, description="What `agentopt run` may spend.")
+    run: RunSettings = PydanticField(None, description="Settings of `agentopt run` (concurrency, seed and repeat "
+                                                       "default to eval's).")
+
+
+PROJECT: TypeAdapter[ProjectFile] = TypeAdapter(ProjectFile)
+SCHEMA: dict[str, Any] = titled("agentopt project file (agentopt.yaml)", PROJECT.json_schema())
 
 # Command-line parameter -> (section, key) in the file, per command. Path-valued ones are
 # resolved against the file's directory.
@@ -171,7 +197,11 @@ def _problems(source: Source) -> list[Problem]:
         return list(source.problems)
     if source.data is None:
         return [Problem(source.file, 0, 0, "", "the project file is empty: give at least agent, rubric and env")]
-    problems = source.problems + schema_problems(SCHEMA, source.data, source)
+    problems = list(source.problems)
+    try:
+        PROJECT.validate_python(source.data)
+    except ModelError as error:
+        problems += located.problems(error, source.data, source, SCHEMA)
     data = source.data if isinstance(source.data, dict) else {}
     root = Path(source.file).parent
     for key in ("agent", "rubric", "tasks"):

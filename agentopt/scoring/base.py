@@ -1,9 +1,9 @@
 """The interface every rubric check implements, and the registry that names them.
 
 A check is a small class registered under the name a rubric uses in `check.type`.
-Its `params_schema` (JSON Schema of the check's own fields) drives validation of
-rubric files and the `agentopt schema rubric` output; `validate` adds the checks a
-schema cannot express (a regex that does not compile, a Jinja2 template that does not
+Its `params` (a typed model of the check's own fields: a frozen pydantic dataclass) validates
+rubric files and generates the `agentopt schema rubric` output; `validate` adds the checks a
+model cannot express (a regex that does not compile, a Jinja2 template that does not
 parse). `score` turns a trace into a score in [0, 1] with a one-sentence feedback that
 says why: the optimizer feeds these sentences to its mutation step. A check with nothing to
 score in an episode returns `CheckResult.not_applicable(feedback)` instead of a 0.
@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol
 from agentopt.errors import AgentoptError
 from agentopt.models.types import ChatModel
 from agentopt.registry import Registry, missing_attributes
+from agentopt.spec import check_formats
 from agentopt.trace import Trace
 
 
@@ -59,8 +60,13 @@ class Check(Protocol):
 
     name: ClassVar[str]
     summary: ClassVar[str]  # one line, shown in docs and the JSON Schema
-    params_schema: ClassVar[dict[str, Any]]  # JSON Schema for the check's fields (minus `type`)
+    params: ClassVar[type]  # the check's own fields (minus `type`): a frozen pydantic dataclass (agentopt.spec.fields)
     default_pass_at: ClassVar[float] = 1.0
+
+    @property
+    def params_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the check's fields (minus `type`), generated from `params`."""
+        return check_formats.params_schema(self.params)
 
     def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
         """Problems the schema cannot see, as (field, message) pairs. Default: none."""
@@ -76,7 +82,7 @@ class Check(Protocol):
 
 def check_problem(check: object) -> str | None:
     """Why `check` does not implement `Check` (one phrase), or None when it does."""
-    problem = missing_attributes(check, {"name": str, "summary": str, "params_schema": dict, "default_pass_at": (int, float)},
+    problem = missing_attributes(check, {"name": str, "summary": str, "params": type, "default_pass_at": (int, float)},
                                  ("validate", "warnings", "score"))
     if problem is None and not check.name:  # type: ignore[attr-defined]
         return "its `name` is empty"
@@ -110,3 +116,7 @@ def get_check(name: str) -> Check:
 
 def all_checks() -> dict[str, Check]:
     return CHECKS.all()
+
+
+# The rubric format (spec layer, beneath this one) validates each check's fields through the registry.
+check_formats.provide(lambda: all_checks())

@@ -1,48 +1,49 @@
 """The built-in checks a rubric names in `check.type`.
 
-Each check is a small registered class: its `params_schema` documents and validates the
-rubric fields, `validate` catches what a schema cannot (bad regex, bad template, bad
-target), and `score` returns a score in [0, 1] with one short sentence saying why.
-Shared pieces (schema fragments, quoting, value comparison) live at the top.
+Each check is a small registered class: its `params` (a typed model of the check's own rubric
+fields, beside it) documents and validates them, `validate` catches what a model cannot (bad
+regex, bad template, bad target), and `score` returns a score in [0, 1] with one short sentence
+saying why. Shared pieces (field types, quoting, value comparison) live at the top.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.exceptions import ValidationError as SchemaViolation
+from pydantic import Field
+from pydantic.dataclasses import dataclass
 
 from agentopt.scoring import safe_regex
 from agentopt.scoring.base import Check, CheckContext, CheckResult, register
 from agentopt.scoring.targets import TARGET_HELP, TEXT_TARGETS, as_text, select, select_value, validate_target
 from agentopt.scoring.templating import render, template_problem
+from agentopt.spec.fields import CONFIG, UNIQUE, UNIQUE_SCHEMA, Bool, Name, Number, PositiveInt, Text
 from agentopt.trace import ToolCall, Trace
 
 FEEDBACK_CHARS = 80  # longest quoted value in a feedback sentence
 
-# --- schema fragments --------------------------------------------------------------
+# --- field types shared by the checks' params models ------------------------------------
 
 
-def fields_schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A check's params schema (the rubric loader adds the `type` field)."""
-    return {"properties": properties, "required": list(required), "additionalProperties": False}
+def target_field() -> Any:
+    return Field("answer", description=f"Where to look: {TARGET_HELP}.")
 
 
-TARGET = {"type": "string", "default": "answer", "description": f"Where to look: {TARGET_HELP}."}
-CASE_SENSITIVE = {"type": "boolean", "default": False, "description": "Compare letter case too."}
-TEXTS = {
-    "description": "A string or a list of strings; each may be a Jinja2 template (task, expected, trace).",
-    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
-}
-TOOL = {"type": "string", "minLength": 1, "description": "The tool's name."}
+def case_sensitive_field() -> Any:
+    return Field(False, description="Compare letter case too.")
 
 
-def limit_schema(description: str) -> dict[str, Any]:
-    return {"type": "integer", "minimum": 1, "description": description}
+def tool_field() -> Any:
+    return Field(description="The tool's name.")
+
+
+Texts = Text | Annotated[list[Text], Field(min_length=1)]
+TEXTS_HELP = "A string or a list of strings; each may be a Jinja2 template (task, expected, trace)."
 
 
 # --- feedback helpers --------------------------------------------------------------
@@ -191,25 +192,21 @@ AGGREGATES = {
 }
 
 
+@dataclass(frozen=True, config=CONFIG)
+class EnvRewardParams:
+    min: Number = Field(0, description="The reward that scores 0.")
+    max: Number = Field(1, description="The reward that scores 1.")
+    aggregate: Literal["last", "sum", "max", "mean"] = Field("last", description=(
+        "Which reward counts when the environment gives one per step: last (the final step's), "
+        "sum (the return: use it for per-step rewards such as a step penalty), max or mean. "
+        "Steps that gave no reward are left out. An episode with no reward at all is not applicable."))
+
+
 @register
 class EnvReward(BuiltinCheck):
     name = "env_reward"
     summary = "The environment's own reward (its last, or the sum/max/mean of every step's), scaled from [min, max] to [0, 1]."
-    params_schema = fields_schema(
-        {
-            "min": {"type": "number", "default": 0, "description": "The reward that scores 0."},
-            "max": {"type": "number", "default": 1, "description": "The reward that scores 1."},
-            "aggregate": {
-                "enum": list(AGGREGATES),
-                "default": "last",
-                "description": (
-                    "Which reward counts when the environment gives one per step: last (the final step's), "
-                    "sum (the return: use it for per-step rewards such as a step penalty), max or mean. "
-                    "Steps that gave no reward are left out. An episode with no reward at all is not applicable."
-                ),
-            },
-        }
-    )
+    params = EnvRewardParams
 
     def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
         low, high = params.get("min", 0), params.get("max", 1)
@@ -235,23 +232,20 @@ class EnvReward(BuiltinCheck):
         return CheckResult(score, feedback, {"reward": reward, "aggregate": how, "steps": len(rewards)})
 
 
+@dataclass(frozen=True, config=CONFIG)
+class ContainsParams:
+    value: Texts = Field(description=TEXTS_HELP)
+    target: Text = target_field()
+    mode: Literal["all", "any"] = Field("all", description="all: score is the share of values found; any: 1 when "
+                                                            "one is found.")
+    case_sensitive: Bool = case_sensitive_field()
+
+
 @register
 class Contains(BuiltinCheck):
     name = "contains"
     summary = "The target contains the given text(s), ignoring case unless case_sensitive."
-    params_schema = fields_schema(
-        {
-            "target": TARGET,
-            "value": TEXTS,
-            "mode": {
-                "enum": ["all", "any"],
-                "default": "all",
-                "description": "all: score is the share of values found; any: 1 when one is found.",
-            },
-            "case_sensitive": CASE_SENSITIVE,
-        },
-        required=("value",),
-    )
+    params = ContainsParams
     template_fields = ("value",)
 
     async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
@@ -271,13 +265,18 @@ class Contains(BuiltinCheck):
         return CheckResult(1.0, f"{target} contains {quote_all(values)}.", details)
 
 
+@dataclass(frozen=True, config=CONFIG)
+class NotContainsParams:
+    value: Texts = Field(description=TEXTS_HELP)
+    target: Text = target_field()
+    case_sensitive: Bool = case_sensitive_field()
+
+
 @register
 class NotContains(BuiltinCheck):
     name = "not_contains"
     summary = "The target contains none of the given text(s), ignoring case unless case_sensitive."
-    params_schema = fields_schema(
-        {"target": TARGET, "value": TEXTS, "case_sensitive": CASE_SENSITIVE}, required=("value",)
-    )
+    params = NotContainsParams
     template_fields = ("value",)
 
     async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
@@ -292,27 +291,19 @@ class NotContains(BuiltinCheck):
 FLAGS = {"ignorecase": safe_regex.IGNORECASE, "multiline": safe_regex.MULTILINE, "dotall": safe_regex.DOTALL}
 
 
+@dataclass(frozen=True, config=CONFIG)
+class RegexParams:
+    pattern: Text = Field(description="A Python regular expression, searched anywhere (at most 1 s per trace).")
+    target: Text = target_field()
+    flags: Annotated[tuple[Literal["ignorecase", "multiline", "dotall"], ...], UNIQUE] = Field(
+        (), json_schema_extra=UNIQUE_SCHEMA, description="Regex flags: ignorecase, multiline, dotall.")
+
+
 @register
 class Regex(BuiltinCheck):
     name = "regex"
     summary = "A regular expression (Python syntax) matches somewhere in the target."
-    params_schema = fields_schema(
-        {
-            "target": TARGET,
-            "pattern": {
-                "type": "string",
-                "description": "A Python regular expression, searched anywhere (at most 1 s per trace).",
-            },
-            "flags": {
-                "type": "array",
-                "items": {"enum": list(FLAGS)},
-                "uniqueItems": True,
-                "default": [],
-                "description": "Regex flags: ignorecase, multiline, dotall.",
-            },
-        },
-        required=("pattern",),
-    )
+    params = RegexParams
     regex_fields = ("pattern",)
 
     async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
@@ -330,18 +321,18 @@ class Regex(BuiltinCheck):
         return verdict(False, f"{target} does not match /{shorten(pattern)}/.")
 
 
+@dataclass(frozen=True, config=CONFIG)
+class EqualsParams:
+    value: Any = Field(description="Any JSON value; strings may be Jinja2 templates (task, expected, trace).")
+    target: Text = target_field()
+    case_sensitive: Bool = case_sensitive_field()
+
+
 @register
 class Equals(BuiltinCheck):
     name = "equals"
     summary = "The target equals a value: strings trimmed and case-insensitive, numbers numerically."
-    params_schema = fields_schema(
-        {
-            "target": TARGET,
-            "value": {"description": "Any JSON value; strings may be Jinja2 templates (task, expected, trace)."},
-            "case_sensitive": CASE_SENSITIVE,
-        },
-        required=("value",),
-    )
+    params = EqualsParams
     template_fields = ("value",)
 
     async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
@@ -355,14 +346,17 @@ class Equals(BuiltinCheck):
         return verdict(False, f"{target} was {quote(actual)}, expected {quote(expected)}.")
 
 
+@dataclass(frozen=True, config=CONFIG)
+class JsonSchemaParams:
+    schema: dict[str, Any] = Field(description="A JSON Schema (draft 2020-12).")
+    target: Text = target_field()
+
+
 @register
 class JsonSchema(BuiltinCheck):
     name = "json_schema"
     summary = "The target, as JSON, is valid against a JSON Schema (draft 2020-12)."
-    params_schema = fields_schema(
-        {"target": TARGET, "schema": {"type": "object", "description": "A JSON Schema (draft 2020-12)."}},
-        required=("schema",),
-    )
+    params = JsonSchemaParams
 
     def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
         problems = super().validate(params)
@@ -433,13 +427,17 @@ def calls_of(trace: Trace, tool: str) -> list[ToolCall]:
     return [call for call in trace.tool_calls if call.name == tool]
 
 
+@dataclass(frozen=True, config=CONFIG)
+class ToolCalledParams:
+    tool: Name = tool_field()
+    min_times: PositiveInt = Field(1, description="Fewest calls that pass.")
+
+
 @register
 class ToolCalled(BuiltinCheck):
     name = "tool_called"
     summary = "The agent called a tool at least min_times times."
-    params_schema = fields_schema(
-        {"tool": TOOL, "min_times": {**limit_schema("Fewest calls that pass."), "default": 1}}, required=("tool",)
-    )
+    params = ToolCalledParams
     positive_fields = ("min_times",)
 
     async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
@@ -452,11 +450,16 @@ class ToolCalled(BuiltinCheck):
         return verdict(False, f"{tool} was called {times(n)}, fewer than the {least} expected.", calls=n)
 
 
+@dataclass(frozen=True, config=CONFIG)
+class ToolNotCalledParams:
+    tool: Name = tool_field()
+
+
 @register
 class ToolNotCalled(BuiltinCheck):
     name = "tool_not_called"
     summary = "The agent never called a tool."
-    params_schema = fields_schema({"tool": TOOL}, required=("tool",))
+    params = ToolNotCalledParams
 
     async def score(self, trace: Trace, params: dict[str, Any], ctx: CheckContext) -> CheckResult:
         tool = params["tool"]
@@ -466,25 +469,20 @@ class ToolNotCalled(BuiltinCheck):
         return verdict(True, f"{tool} was never called.", calls=0)
 
 
+@dataclass(frozen=True, config=CONFIG)
+class ToolArgsParams:
+    tool: Name = tool_field()
+    args: dict[str, Any] = Field(None, description="Argument name -> expected value (strings: templates, "
+                                                          "compared trimmed, any case).")
+    args_regex: dict[str, Text] = Field(None, description="Argument name -> a regex the argument's text must "
+                                                                 "match (searched).")
+
+
 @register
 class ToolArgs(BuiltinCheck):
     name = "tool_args"
     summary = "Some call of a tool had the expected arguments (values and/or regexes)."
-    params_schema = fields_schema(
-        {
-            "tool": TOOL,
-            "args": {
-                "type": "object",
-                "description": "Argument name -> expected value (strings: templates, compared trimmed, any case).",
-            },
-            "args_regex": {
-                "type": "object",
-                "additionalProperties": {"type": "string"},
-                "description": "Argument name -> a regex the argument's text must match (searched).",
-            },
-        },
-        required=("tool",),
-    )
+    params = ToolArgsParams
     template_fields = ("args",)
     regex_fields = ("args_regex",)
 
@@ -543,41 +541,50 @@ class LimitCheck(BuiltinCheck):
         return verdict(used <= most, f"The episode used {count(used, self.unit)}, {relation} the limit of {most}.")
 
 
+@dataclass(frozen=True, config=CONFIG)
+class MaxTurnsParams:
+    limit: PositiveInt = Field(description="Most model turns that pass.")
+
+
 @register
 class MaxTurns(LimitCheck):
     name = "max_turns"
     summary = "The agent took at most `limit` model turns."
-    params_schema = fields_schema({"limit": limit_schema("Most model turns that pass.")}, required=("limit",))
+    params = MaxTurnsParams
     unit = "turn"
 
     def measure(self, trace: Trace) -> int:
         return trace.turns
 
 
+@dataclass(frozen=True, config=CONFIG)
+class MaxTokensParams:
+    limit: PositiveInt = Field(description="Most tokens (prompt + completion) that pass.")
+
+
 @register
 class MaxTokens(LimitCheck):
     name = "max_tokens"
     summary = "The episode used at most `limit` tokens (prompt + completion)."
-    params_schema = fields_schema(
-        {"limit": limit_schema("Most tokens (prompt + completion) that pass.")}, required=("limit",)
-    )
+    params = MaxTokensParams
     unit = "token"
 
     def measure(self, trace: Trace) -> int:
         return trace.total_tokens
 
 
+@dataclass(frozen=True, config=CONFIG)
+class MaxLengthParams:
+    target: Text = target_field()
+    max_words: PositiveInt = Field(None, description="Most words (whitespace-separated) allowed.")
+    max_chars: PositiveInt = Field(None, description="Most characters allowed.")
+
+
 @register
 class MaxLength(BuiltinCheck):
     name = "max_length"
     summary = "Every selected text is at most max_words words and/or max_chars characters."
-    params_schema = fields_schema(
-        {
-            "target": TARGET,
-            "max_words": limit_schema("Most words (whitespace-separated) allowed."),
-            "max_chars": limit_schema("Most characters allowed."),
-        }
-    )
+    params = MaxLengthParams
     positive_fields = ("max_words", "max_chars")
 
     def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:

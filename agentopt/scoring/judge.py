@@ -11,12 +11,16 @@ import json
 import re
 from typing import Any
 
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
 from agentopt.errors import ProviderError
 from agentopt.models.types import ChatRequest
 from agentopt.scoring.base import Check, CheckContext, CheckResult, register
-from agentopt.scoring.checks import fields_schema, shorten
+from agentopt.scoring.checks import shorten
 from agentopt.scoring.targets import message_text
 from agentopt.scoring.templating import render, template_problem
+from agentopt.spec.fields import CONFIG, Int, Name, Text
 from agentopt.trace import Trace
 
 SYSTEM_PROMPT = (
@@ -96,30 +100,25 @@ def first_sentence(text: str) -> str:
     return sentence if sentence.endswith((".", "!", "?", "…")) else sentence + "."
 
 
+@dataclass(frozen=True, config=CONFIG)
+class JudgeScale:  # no docstring: pydantic would then drop the field's description for the class's
+    min: Int = Field(1, description="The worst score.")
+    max: Int = Field(5, description="The best score.")
+
+
+@dataclass(frozen=True, config=CONFIG)
+class LlmJudgeParams:
+    prompt: Name = Field(description="Grading instructions, a Jinja2 template (task, expected, answer, transcript, "
+                                     "trace).")
+    model: Text = Field(None, description="The judge model (default: the rubric's judge_model).")
+    scale: JudgeScale = Field(None, description="The integer scale the judge scores on.")
+
+
 @register
 class LlmJudge(Check):
     name = "llm_judge"
     summary = "A model grades the episode with your prompt on an integer scale, normalized to [0, 1]."
-    params_schema = fields_schema(
-        {
-            "prompt": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Grading instructions, a Jinja2 template (task, expected, answer, transcript, trace).",
-            },
-            "model": {"type": "string", "description": "The judge model (default: the rubric's judge_model)."},
-            "scale": {
-                "type": "object",
-                "properties": {
-                    "min": {"type": "integer", "default": 1, "description": "The worst score."},
-                    "max": {"type": "integer", "default": 5, "description": "The best score."},
-                },
-                "additionalProperties": False,
-                "description": "The integer scale the judge scores on.",
-            },
-        },
-        required=("prompt",),
-    )
+    params = LlmJudgeParams
     default_pass_at = 0.5
 
     def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:

@@ -281,5 +281,3 @@ class AgentSpec:
         """Environment tools the agent never sees nor may call."""
         return frozenset(t.name for t in self.tools if t.hidden)
 
-
-AGENT = TypeAdapter(AgentSpec)

@@ -1,9 +1,10 @@
 """Load agent specs and rubrics from YAML, reporting every problem as file:line:col.
 
-Structure and types are checked by the JSON Schemas in `agentopt.spec.schema`; this
-module adds what a schema cannot express (files that must exist, Jinja2 templates that
-must parse, unique names, low <= high, each check's own rules) and builds the
-dataclasses. Loading never stops at the first problem and never shows a traceback:
+Structure and types are checked by the models themselves (`agentopt.spec.agent`,
+`agentopt.spec.rubric` and each check type's fields), whose errors are located in the YAML
+(`agentopt.spec.problems`); this module reads the files a spec names and adds what a model
+cannot express (files that must exist, Jinja2 templates that must parse, unique names, each
+check's own rules). Loading never stops at the first problem and never shows a traceback:
 `load_*` raise one `ValidationError` carrying all of them.
 """
 
@@ -21,12 +22,12 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as ModelError
 
 from agentopt.errors import Problem, ValidationError, one_line
-from agentopt.scoring import base
 from agentopt.spec import problems as located
 from agentopt.spec import schema as schemas
 from agentopt.spec import yaml_source
-from agentopt.spec.agent import AGENT, LOCAL_MODEL, AgentSpec, Skill
-from agentopt.spec.rubric import Criterion, Rubric
+from agentopt.spec.agent import LOCAL_MODEL, AgentSpec, Skill
+from agentopt.spec.check_formats import check_formats
+from agentopt.spec.rubric import Rubric
 from agentopt.spec.yaml_source import Source
 
 # --- Public API ------------------------------------------------------------------------------
@@ -122,13 +123,6 @@ def _load(path: str, build: Callable[[Source], Built]) -> Any:
     return result
 
 
-def _checked(source: Source, schema: dict[str, Any]) -> list[Problem]:
-    """Parse problems plus schema problems; the semantic checks come after."""
-    if source.problems and source.data is None:
-        return list(source.problems)  # unreadable or not YAML: nothing more to say
-    return source.problems + schemas.schema_problems(schema, source.data, source)
-
-
 def _finish(source: Source, problems: list[Problem]) -> list[Problem]:
     """Without duplicates, the main file first, in file order."""
     unique = list(dict.fromkeys(problems))
@@ -156,6 +150,8 @@ def _validated(adapter: TypeAdapter[Any], data: Any, source: Source, schema: dic
         return None, [p for p in located.problems(error, source.data, source, schema) if p.field not in reported]
 
 
+AGENT: TypeAdapter[AgentSpec] = TypeAdapter(AgentSpec)
+RUBRIC: TypeAdapter[Rubric] = TypeAdapter(Rubric)
 INTERNAL = ("source",)  # fields the loader sets, which a file may not
 
 
@@ -357,20 +353,30 @@ def _is_number(value: Any) -> bool:
 
 
 def _rubric(source: Source) -> Built:
-    problems = _checked(source, schemas.rubric_structure_schema())
-    if not isinstance(source.data, dict):
-        return None, _finish(source, problems)
-    checks = base.all_checks()
-    criteria = _list(source.data, "criteria")
-    problems += _duplicate_ids(source, criteria)
-    for i, criterion in enumerate(criteria):
-        problems += _check_problems(source, f"criteria[{i}].check", _mapping(criterion, "check"), checks)
-    weights = [c.get("weight", 1) for c in criteria if isinstance(c, dict)]
-    if criteria and all(_is_number(w) and w >= 0 for w in weights) and sum(weights) == 0:
-        problems.append(source.problem("criteria", "the weights sum to 0: give some criterion a weight above 0"))
+    if source.problems and source.data is None:
+        return None, list(source.problems)  # unreadable or not YAML: nothing more to say
+    problems = list(source.problems)
+    data = source.data
+    schema = schemas.rubric_json_schema()
+    if isinstance(data, dict):
+        criteria = _list(data, "criteria")
+        problems += _duplicate_ids(source, criteria)
+        weights = [c.get("weight", 1) for c in criteria if isinstance(c, dict)]
+        if criteria and all(_is_number(w) and w >= 0 for w in weights) and sum(weights) == 0:
+            problems.append(source.problem("criteria", "the weights sum to 0: give some criterion a weight above 0"))
+        problems += _internal_problems(source, data, list(schema["properties"]))
+        data = {key: value for key, value in data.items() if key not in INTERNAL} | {"source": source.file}
+    rubric, found = _validated(RUBRIC, data, source, schema)
+    problems += found
+    if isinstance(source.data, dict):  # each check's own rules, where its fields are right
+        wrong = {p.field for p in problems}
+        for i, criterion in enumerate(_list(source.data, "criteria")):
+            path = f"criteria[{i}].check"
+            if not any(field == path or field.startswith((f"{path}.", f"{path}[")) for field in wrong):
+                problems += _check_rules(source, path, _mapping(criterion, "check"))
     if problems:
         return None, _finish(source, problems)
-    return _build_rubric(source, checks), []
+    return rubric, []
 
 
 def _duplicate_ids(source: Source, criteria: list[Any]) -> list[Problem]:
@@ -386,19 +392,13 @@ def _duplicate_ids(source: Source, criteria: list[Any]) -> list[Problem]:
     return problems
 
 
-def _check_problems(source: Source, path: str, check: dict[str, Any], checks: dict[str, base.Check]) -> list[Problem]:
-    """The check's type must be registered; its fields must fit that check's schema and rules."""
-    name = check.get("type")
-    if not isinstance(name, str):
-        return []  # missing or not a string: the structure schema already said so
-    if name not in checks:
-        message = schemas.unknown_field(name, sorted(checks), "check type", list_known=True)
-        return [source.problem(f"{path}.type", message)]
-    problems = schemas.schema_problems(schemas.check_schema(name, checks[name]), check, source, prefix=path)
-    if problems:
-        return problems
+def _check_rules(source: Source, path: str, check: dict[str, Any]) -> list[Problem]:
+    """What a check's typed fields cannot say (a regex that does not compile, ...), from the check itself."""
+    form = check_formats().get(check.get("type"))  # type: ignore[arg-type]
+    if form is None:
+        return []
     try:
-        found = checks[name].validate(_params(check))
+        found = form.validate(_params(check))
     except RecursionError:  # e.g. a regex or template nested thousands of levels deep
         found = [("", "nested too deeply to check")]
     except OverflowError as err:  # e.g. a regex repeat count such as `a{99999999999}`
@@ -409,15 +409,15 @@ def _check_problems(source: Source, path: str, check: dict[str, Any], checks: di
 def _rubric_warnings(source: Source) -> list[Problem]:
     if not isinstance(source.data, dict) or "criteria" not in source.data:
         return []
-    checks = base.all_checks()
+    formats = check_formats()
     found = []
     for i, criterion in enumerate(_list(source.data, "criteria")):
         check, path = _mapping(criterion, "check"), f"criteria[{i}].check"
         name = check.get("type")
-        if not isinstance(name, str) or name not in checks:
+        if not isinstance(name, str) or name not in formats:
             continue  # validate reports it as a problem
         try:
-            pairs = checks[name].warnings(_params(check))
+            pairs = formats[name].warnings(_params(check))
         except Exception:  # noqa: BLE001 - a warning is advice: a value it cannot read is validate's to report
             continue
         found += [source.problem(yaml_source.join(path, field) if field else path, message) for field, message in pairs]
@@ -427,27 +427,3 @@ def _rubric_warnings(source: Source) -> list[Problem]:
 def _params(check: dict[str, Any]) -> dict[str, Any]:
     """A check's own fields: everything but its `type`, as the user wrote them."""
     return {key: value for key, value in check.items() if key != "type"}
-
-
-def _build_rubric(source: Source, checks: dict[str, base.Check]) -> Rubric:
-    data = source.data
-    criteria = []
-    for c in data["criteria"]:
-        check = c["check"]
-        criteria.append(Criterion(
-            id=c["id"],
-            description=c["description"],
-            weight=float(c.get("weight", 1)),
-            check=check["type"],
-            params=_params(check),
-            gate=c.get("gate", False),
-            pass_at=float(c.get("pass_at", checks[check["type"]].default_pass_at)),
-        ))
-    return Rubric(
-        name=data["name"],
-        criteria=tuple(criteria),
-        pass_threshold=float(data.get("pass_threshold", Rubric.pass_threshold)),
-        description=data.get("description", ""),
-        judge_model=data.get("judge_model", Rubric.judge_model),
-        source=source.file,
-    )

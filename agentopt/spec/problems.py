@@ -32,12 +32,21 @@ def problems(error: ValidationError, data: Any, source: Source, schema: dict[str
     """One problem per field that is wrong (errors on the branches of one union become one line)."""
     found: dict[str, tuple[list[str | int], list[dict[str, Any]]]] = {}
     for item in error.errors(include_url=False):
+        if _only_a_consequence(item):
+            continue
         parts = _parts(item["loc"], data)
         path = prefix
         for part in parts:
             path = join(path, part)
         found.setdefault(path, (parts, []))[1].append(item)
-    return [_problem(path, parts, items, source, schema) for path, (parts, items) in found.items()]
+    return [_problem(path, parts, items, source, schema, data) for path, (parts, items) in found.items()]
+
+
+def _only_a_consequence(item: dict[str, Any]) -> bool:
+    """pydantic counts a list's items after validation: a list of one wrong item is also "too short".
+    That is said by the item's own error."""
+    given, ctx = item["input"], item.get("ctx") or {}
+    return item["type"] == "too_short" and isinstance(given, list | tuple) and len(given) >= ctx.get("min_length", 0)
 
 
 def _parts(loc: Iterable[Any], data: Any) -> list[str | int]:
@@ -64,10 +73,10 @@ def _parts(loc: Iterable[Any], data: Any) -> list[str | int]:
 
 
 def _problem(path: str, parts: list[str | int], items: list[dict[str, Any]], source: Source,
-             schema: dict[str, Any]) -> Problem:
+             schema: dict[str, Any], data: Any) -> Problem:
     kinds = {item["type"] for item in items}
     if kinds & _UNKNOWN:
-        known = list(_at(schema, parts[:-1]).get("properties", {}))
+        known = list(_at(schema, parts[:-1], data).get("properties", {}))
         return source.problem(path, unknown_field(str(parts[-1]) if parts else "", known))
     if kinds & _MISSING:
         return source.problem(path, "missing required field")
@@ -75,7 +84,7 @@ def _problem(path: str, parts: list[str | int], items: list[dict[str, Any]], sou
     # "expected null"); else a type error naming every type the schema allows.
     specific = [item for item in items if not item["type"].endswith("_type") and item["type"] != "union_tag_invalid"]
     item = specific[0] if specific else items[0]
-    return source.problem(path, _message(item, _at(schema, parts), schema))
+    return source.problem(path, _message(item, _at(schema, parts, data), schema))
 
 
 def _message(item: dict[str, Any], at: dict[str, Any], root: dict[str, Any]) -> str:
@@ -123,14 +132,34 @@ def _finite(value: Any) -> bool:
 # --- the schema at a field path ----------------------------------------------------------------
 
 
-def _at(schema: dict[str, Any], parts: list[str | int]) -> dict[str, Any]:
-    """The subschema describing the field at `parts`, or {} when the schema has none."""
-    node = schema
+def _at(schema: dict[str, Any], parts: list[str | int], data: Any) -> dict[str, Any]:
+    """The subschema describing the field at `parts`, or {} when the schema has none. Where the
+    schema offers one of several mappings (a rubric's check types), the one whose `type` the data
+    names is taken."""
+    node, value = schema, data
     for part in parts:
-        node = _child(schema, node, part)
+        node = _child(schema, _chosen(schema, node, value), part)
+        value = _step(value, part)
         if not node:
             return {}
-    return _resolve(schema, node)
+    return _chosen(schema, node, value)
+
+
+def _step(value: Any, part: str | int) -> Any:
+    if isinstance(value, dict):
+        return value.get(part)
+    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        return value[part]
+    return None
+
+
+def _chosen(root: dict[str, Any], node: dict[str, Any], value: Any) -> dict[str, Any]:
+    node = _resolve(root, node)
+    if isinstance(value, dict) and "type" in value:
+        for branch in _branches(root, node):
+            if branch.get("properties", {}).get("type", {}).get("const") == value["type"]:
+                return branch
+    return node
 
 
 def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

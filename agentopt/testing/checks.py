@@ -31,6 +31,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from agentopt.scoring.base import Check, CheckContext, CheckResult, check_problem
+from agentopt.spec.check_formats import adapter
 from agentopt.testing.model import ScriptedModel, schema_answer
 from agentopt.trace import ToolCall, Trace
 
@@ -105,6 +106,7 @@ class CheckConformance:
         validator = Draft202012Validator({**check.params_schema, "type": "object"})
         for params in examples:
             assert not list(validator.iter_errors(params)), [e.message for e in validator.iter_errors(params)]
+            adapter(check.params).validate_python(params, by_alias=True, by_name=False)  # the typed model agrees
             assert check.validate(params) == [], check.validate(params)
             problems = [*check.validate(params), *check.warnings(params)]
             assert all(isinstance(f, str) and isinstance(m, str) for f, m in problems)

@@ -6,8 +6,22 @@ import re
 from typing import Any
 
 import pytest
+from pydantic import Field
+from pydantic.dataclasses import dataclass
 
 from agentopt.scoring import base
+from agentopt.spec.fields import CONFIG, PositiveInt, Text
+
+
+@dataclass(frozen=True, config=CONFIG)
+class MatchParams:
+    pattern: Text = Field(description="A regex.")
+    times: PositiveInt = Field(None, description="How often.")
+
+
+@dataclass(frozen=True, config=CONFIG)
+class ReplyParams:
+    pass
 
 
 class MatchCheck(base.Check):
@@ -16,14 +30,7 @@ class MatchCheck(base.Check):
     name = "t_match"
     summary = "The answer matches a regex."
     default_pass_at = 0.5
-    params_schema = {
-        "properties": {
-            "pattern": {"type": "string", "description": "A regex."},
-            "times": {"type": "integer", "minimum": 1, "description": "How often."},
-        },
-        "required": ["pattern"],
-        "additionalProperties": False,
-    }
+    params = MatchParams
 
     def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
         try:
@@ -36,7 +43,7 @@ class MatchCheck(base.Check):
 class ReplyCheck(base.Check):
     name = "t_reply"
     summary = "The agent replied."
-    params_schema = {"properties": {}, "additionalProperties": False}
+    params = ReplyParams
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """One definition per format: the pydantic models validate files, and the JSON Schema generated from
 them accepts exactly what they accept.
 
-Every shipped file (agents/, rubrics/, examples/, the `agentopt init` templates) must load; then each
+Every shipped file (agents/, rubrics/, examples/, the `agentopt init` templates with every commented
+check example switched on) must load; then each
 is broken in the ways the schema can express (unknown field, wrong type, missing required field, value
 not in an enum, out of range) and the loader and the generated schema must agree on every one, the
 loader with one `file:line:col: field: message` line naming the field.
@@ -21,11 +22,14 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError as ModelError
 
+from agentopt import project
 from agentopt.commands.init import TEMPLATES, planned
+from agentopt.scoring.base import all_checks
 from agentopt.spec import yaml_source
 from agentopt.spec.agent import AgentSpec, LoopSettings, ToolOverride
-from agentopt.spec.load import load_agent, validate_file
-from agentopt.spec.schema import agent_json_schema
+from agentopt.spec.load import load_agent, load_rubric, validate_file
+from agentopt.spec.rubric import Criterion, Rubric
+from agentopt.spec.schema import agent_json_schema, rubric_json_schema
 
 REPO = Path(__file__).resolve().parents[2]
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<field>[\w.\[\]]+): (?P<message>.+)$")
@@ -33,19 +37,37 @@ LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<field>[\
 
 def shipped(tmp: Path) -> dict[str, list[Path]]:
     """Every agent spec (and, as the formats move over, every other file) the project ships, by kind."""
-    files: dict[str, list[Path]] = {"agent": []}
+    files: dict[str, list[Path]] = {"agent": [], "rubric": [], "project": []}
+    examples = sorted((REPO / "examples").rglob("*.yaml"))
     files["agent"] += sorted((REPO / "agents").glob("*.yaml"))
-    files["agent"] += [p for p in sorted((REPO / "examples").rglob("*.yaml")) if "criteria" not in p.read_text()]
+    files["agent"] += [p for p in examples if "criteria" not in p.read_text()]
+    files["rubric"] += sorted((REPO / "rubrics").glob("*.yaml"))
+    files["rubric"] += [p for p in examples if "criteria" in p.read_text()]
     for template in TEMPLATES:
         for path, text in planned(template, tmp / template).items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-            if path.parent.name == "agents":
-                files["agent"].append(path)
+            kind = {"agents": "agent", "rubrics": "rubric"}.get(path.parent.name)
+            kind = "project" if project.is_project_file(path) else kind
+            if kind:
+                files[kind].append(path)
+            if kind == "rubric":  # and every commented example of a check, switched on
+                every = tmp / template / "rubrics" / "every_check.yaml"
+                lines = [line[2:] for line in text.splitlines() if line.startswith("#  ")]
+                every.write_text("name: every check\ncriteria:\n" + "\n".join(lines) + "\n")
+                files["rubric"].append(every)
     return files
 
 
-SCHEMAS = {"agent": agent_json_schema}
+def project_schema() -> dict[str, Any]:
+    return project.SCHEMA
+
+
+SCHEMAS = {"agent": agent_json_schema, "rubric": rubric_json_schema, "project": project_schema}
+
+
+def problems_in(kind: str, path: Path) -> list[Any]:
+    return project.project_problems(path) if kind == "project" else validate_file(str(path))
 
 
 def schema_accepts(kind: str, path: Path) -> bool:
@@ -55,11 +77,13 @@ def schema_accepts(kind: str, path: Path) -> bool:
 
 def test_every_shipped_file_validates_and_the_schema_accepts_it(tmp_path: Path):
     files = shipped(tmp_path)
-    assert len(files["agent"]) >= 4
+    assert len(files["agent"]) >= 4 and len(files["rubric"]) >= 6 and len(files["project"]) >= 2
     for kind, paths in files.items():
         for path in paths:
-            assert validate_file(str(path)) == [], path
+            assert problems_in(kind, path) == [], path
             assert schema_accepts(kind, path), path
+    every = [p for p in files["rubric"] if p.name == "every_check.yaml"]
+    assert {c.check for p in every for c in load_rubric(str(p)).criteria} == set(all_checks())
 
 
 # --- the loader and the schema agree, on good files and broken ones -----------------------------
@@ -115,12 +139,70 @@ AGENT_FINE: list[tuple[str, tuple[Any, ...], Any]] = [
     ("a range", ("optimize", "search_space", "max_examples"), {"low": 0, "high": 2}),
 ]
 
+RUBRIC_BREAKS: list[tuple[str, tuple[Any, ...], Any]] = [
+    ("unknown field", ("judge",), "local"),
+    ("unknown field", ("criteria", 0, "wieght"), 1),
+    ("unknown field", ("criteria", 0, "params"), {"value": "x"}),  # the Python name: fields go in `check`
+    ("unknown field", ("criteria", 0, "check", "patern"), "x"),
+    ("unknown field", ("source",), "elsewhere.yaml"),
+    ("wrong type", ("name",), ["r"]),
+    ("wrong type", ("criteria",), {"id": "a"}),
+    ("wrong type", ("criteria", 0, "weight"), "heavy"),
+    ("wrong type", ("criteria", 0, "gate"), "yes please"),
+    ("wrong type", ("criteria", 0, "check"), "contains"),
+    ("wrong type", ("criteria", 0, "check", "type"), 5),
+    ("wrong type", ("criteria", 0, "check"), {"type": "max_turns", "limit": "few"}),
+    ("wrong type", ("criteria", 0, "check"), {"type": "contains", "value": 5}),
+    ("wrong type", ("criteria", 0, "check"), {"type": "llm_judge", "prompt": "p", "scale": {"max": "ten"}}),
+    ("missing required", ("name",), KEEP),
+    ("missing required", ("criteria", 0, "id"), KEEP),
+    ("missing required", ("criteria", 0, "check"), KEEP),
+    ("missing required", ("criteria", 0, "check"), {"value": "x"}),
+    ("missing required", ("criteria", 0, "check"), {"type": "regex"}),
+    ("bad enum value", ("criteria", 0, "check", "type"), "contain"),
+    ("bad enum value", ("criteria", 0, "check"), {"type": "contains", "value": "x", "mode": "most"}),
+    ("bad enum value", ("criteria", 0, "check"), {"type": "regex", "pattern": "x", "flags": ["verbose"]}),
+    ("bad enum value", ("criteria", 0, "check"), {"type": "env_reward", "aggregate": "median"}),
+    ("out of range", ("pass_threshold",), 1.5),
+    ("out of range", ("criteria", 0, "weight"), -1),
+    ("out of range", ("criteria", 0, "pass_at"), 2),
+    ("out of range", ("criteria", 0, "check"), {"type": "tool_called", "tool": "t", "min_times": 0}),
+    ("not matching", ("criteria", 0, "id"), "Bad Id"),
+    ("empty", ("criteria",), []),
+    ("empty", ("criteria", 0, "check"), {"type": "contains", "value": []}),
+    ("empty", ("criteria", 0, "check"), {"type": "tool_not_called", "tool": ""}),
+]
+RUBRIC_FINE: list[tuple[str, tuple[Any, ...], Any]] = [
+    ("an integer weight", ("criteria", 0, "weight"), 2),
+    ("a check's defaults", ("criteria", 0, "check"), {"type": "env_reward"}),
+    ("a list of texts", ("criteria", 0, "check"), {"type": "contains", "value": ["a", "b"], "mode": "any"}),
+    ("any JSON value", ("criteria", 0, "check"), {"type": "equals", "value": {"a": [1, None]}}),
+    ("a judge's scale", ("criteria", 0, "check"), {"type": "llm_judge", "prompt": "p", "scale": {"min": 0, "max": 3}}),
+]
+PROJECT_BREAKS: list[tuple[str, tuple[Any, ...], Any]] = [
+    ("unknown field", ("rubirc",), "rubrics/assistant.yaml"),
+    ("unknown field", ("eval", "episode"), 3),
+    ("wrong type", ("eval", "episodes"), "three"),
+    ("wrong type", ("run", "operators"), "reflect"),
+    ("wrong type", ("budget",), 5),
+    ("wrong type", ("gate", "baseline"), None),
+    ("bad enum value", ("eval", "split"), "dev"),
+    ("out of range", ("eval", "concurrency"), 0),
+    ("out of range", ("gate", "min_score"), 1.5),
+    ("empty", ("env",), ""),
+]
+PROJECT_FINE: list[tuple[str, tuple[Any, ...], Any]] = [
+    ("a budget", ("budget",), {"max_rollouts": 40, "max_cost": 0.5}),
+    ("operators", ("run", "operators"), ["reflect", "fewshot"]),
+]
+
 
 def set_at(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     data = copy.deepcopy(data)
     node = data
     for key in path[:-1]:
-        node = node.setdefault(key, {}) if isinstance(node.get(key), dict | type(None)) else node[key]
+        node = node[key] if isinstance(node, list) or isinstance(node.get(key), list) else node.setdefault(key, {})
+        node = {} if node is None else node
     if value is KEEP:
         node.pop(path[-1], None)
     else:
@@ -140,20 +222,21 @@ def broken_files(tmp: Path, kind: str, breaks: list[tuple[str, tuple[Any, ...], 
             yield what, where, path
 
 
-@pytest.mark.parametrize("kind,breaks,fine", [("agent", AGENT_BREAKS, AGENT_FINE)])
+@pytest.mark.parametrize("kind,breaks,fine", [("agent", AGENT_BREAKS, AGENT_FINE), ("rubric", RUBRIC_BREAKS, RUBRIC_FINE),
+                                              ("project", PROJECT_BREAKS, PROJECT_FINE)])
 def test_the_generated_schema_accepts_exactly_what_the_models_accept(tmp_path: Path, kind: str, breaks, fine):
     checked = 0
     for what, where, path in broken_files(tmp_path / "bad", kind, breaks):
-        problems = validate_file(str(path))
+        problems = problems_in(kind, path)
         assert problems, (what, where, path.read_text())
         assert not schema_accepts(kind, path), (what, where)
         for problem in problems:  # each is one located line naming a field
             assert LINE.match(str(problem)), str(problem)
         checked += 1
     for what, where, path in broken_files(tmp_path / "good", kind, fine):
-        assert validate_file(str(path)) == [], (what, where)
+        assert problems_in(kind, path) == [], (what, where)
         assert schema_accepts(kind, path), (what, where)
-    assert checked >= 4 * len(breaks)
+    assert checked >= 2 * len(breaks)
 
 
 # --- each kind of mistake: one line with file:line:col and the dotted field ------------------------
@@ -174,13 +257,45 @@ AGENT_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("what,text,expected", AGENT_ERRORS, ids=[case[0] for case in AGENT_ERRORS])
-def test_each_kind_of_mistake_is_one_located_line(what: str, text: str, expected: str, tmp_path: Path,
+RULE = "name: r\ncriteria:\n  - id: a\n    description: d\n"
+RUBRIC_ERRORS = [
+    ("unknown field", RULE + "    wieght: 2\n    check: {type: max_turns, limit: 3}\n",
+     "rubrics/r.yaml:5:5: criteria[0].wieght: unknown field 'wieght' (did you mean 'weight'?)"),
+    ("unknown check field", RULE + "    check: {type: tool_called, tool: t, min_time: 2}\n",
+     "rubrics/r.yaml:5:41: criteria[0].check.min_time: unknown field 'min_time' (did you mean 'min_times'?)"),
+    ("wrong type of a check field", RULE + "    check: {type: max_turns, limit: few}\n",
+     "rubrics/r.yaml:5:30: criteria[0].check.limit: expected an integer, got 'few'"),
+    ("wrong type in a union", RULE + "    check: {type: contains, value: 5}\n",
+     "rubrics/r.yaml:5:29: criteria[0].check.value: expected a string or a list, got 5"),
+    ("wrong type in a nested check field", RULE + "    check: {type: llm_judge, prompt: p, scale: {max: ten}}\n",
+     "rubrics/r.yaml:5:49: criteria[0].check.scale.max: expected an integer, got 'ten'"),
+    ("missing required check field", RULE + "    check: {type: regex}\n",
+     "rubrics/r.yaml:5:5: criteria[0].check.pattern: missing required field"),
+    ("bad enum value", RULE + "    check: {type: env_reward, aggregate: median}\n",
+     "rubrics/r.yaml:5:31: criteria[0].check.aggregate: expected one of 'last', 'sum', 'max', 'mean', got 'median'"),
+    ("bad enum value in a list", RULE + "    check: {type: regex, pattern: x, flags: [verbose]}\n",
+     "rubrics/r.yaml:5:46: criteria[0].check.flags[0]: expected one of 'ignorecase', 'multiline', 'dotall', "
+     "got 'verbose'"),
+]
+PROJECT_ERRORS = [
+    ("unknown field", "eval:\n  episode: 3\n", "agentopt.yaml:2:3: eval.episode: unknown field 'episode' "
+                                                "(did you mean 'episodes'?)"),
+    ("wrong type", "run:\n  operators: reflect\n", "agentopt.yaml:2:3: run.operators: expected a list, got 'reflect'"),
+    ("bad enum value", "eval: {split: dev}\n",
+     "agentopt.yaml:1:8: eval.split: expected one of 'train', 'val', 'test', got 'dev'"),
+]
+CASES = [("agent", *case) for case in AGENT_ERRORS] + [("rubric", *case) for case in RUBRIC_ERRORS] + [
+    ("project", *case) for case in PROJECT_ERRORS]
+FILES = {"agent": "agents/a.yaml", "rubric": "rubrics/r.yaml", "project": "agentopt.yaml"}
+
+
+@pytest.mark.parametrize("kind,what,text,expected", CASES, ids=[f"{case[0]}: {case[1]}" for case in CASES])
+def test_each_kind_of_mistake_is_one_located_line(kind: str, what: str, text: str, expected: str, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
-    Path("agents").mkdir()
-    Path("agents/a.yaml").write_text(text)
-    assert [str(problem) for problem in validate_file("agents/a.yaml")] == [expected]
+    Path(FILES[kind]).parent.mkdir(exist_ok=True)
+    Path(FILES[kind]).write_text(text)
+    assert [str(problem) for problem in problems_in(kind, Path(FILES[kind]))] == [expected]
 
 
 # --- the models themselves: frozen, no unknown fields, re-validated when derived --------------------
@@ -195,6 +310,18 @@ def test_models_are_frozen_refuse_unknown_fields_and_validate_when_derived():
     with pytest.raises(ModelError):
         dataclasses.replace(spec, loop=LoopSettings(max_turns=0))
     assert dataclasses.replace(spec, params=dataclasses.replace(spec.params, temperature=1)).params.temperature == 1.0
+
+
+def test_a_rubric_criterion_splits_the_check_into_its_type_and_fields(tmp_path: Path):
+    path = tmp_path / "r.yaml"
+    path.write_text(RULE + "    check: {type: llm_judge, prompt: Grade it.}\n")
+    rubric = load_rubric(str(path))
+    assert rubric.criteria == (Criterion("a", "d", 1.0, "llm_judge", {"prompt": "Grade it."}, pass_at=0.5),)
+    assert rubric.source == str(path)
+    with pytest.raises(ModelError):
+        Rubric("r", ())  # at least one criterion
+    with pytest.raises(ModelError):
+        dataclasses.replace(rubric.criteria[0], pass_at=2)
 
 
 def test_a_loaded_spec_has_the_python_shapes(tmp_path: Path):

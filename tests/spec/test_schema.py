@@ -33,6 +33,12 @@ def properties(schema: Any):
             yield from properties(value)
 
 
+def check_of(rubric: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a criterion's `check` (criteria items refer to the Criterion definition)."""
+    ref = rubric["properties"]["criteria"]["items"]["$ref"]
+    return rubric["$defs"][ref.rsplit("/", 1)[-1]]["properties"]["check"]
+
+
 def test_schemas_are_valid_draft_2020_12(fake_checks):
     for schema in (agent_json_schema(), rubric_json_schema()):
         Draft202012Validator.check_schema(schema)
@@ -64,7 +70,7 @@ def test_agent_schema_accepts_valid_and_rejects_broken_specs():
 
 
 def test_rubric_check_is_one_of_the_registered_checks(fake_checks):
-    check = rubric_json_schema()["properties"]["criteria"]["items"]["properties"]["check"]
+    check = check_of(rubric_json_schema())
     branches = {b["properties"]["type"]["const"]: b for b in check["oneOf"]}
     assert sorted(branches) == ["t_match", "t_reply"]
     assert branches["t_match"]["required"] == ["type", "pattern"]
@@ -82,7 +88,7 @@ def test_rubric_schema_accepts_valid_and_rejects_broken_rubrics(fake_checks):
 
 
 def test_rubric_schema_covers_every_builtin_check(builtin_checks):
-    check = rubric_json_schema()["properties"]["criteria"]["items"]["properties"]["check"]
+    check = check_of(rubric_json_schema())
     assert sorted(b["properties"]["type"]["const"] for b in check["oneOf"]) == sorted(builtin_checks)
 
 
