@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from pydantic import BeforeValidator, Strict, TypeAdapter
 from pydantic import Field as PydanticField
-from pydantic import Strict, TypeAdapter
 from pydantic import ValidationError as ModelError
 from pydantic.dataclasses import dataclass as model
 
 from agentopt.errors import Problem, UsageError, ValidationError
 from agentopt.spec import problems as located
 from agentopt.spec import yaml_source
-from agentopt.spec.fields import CONFIG, CountInt, Fraction, Name, Number, PositiveInt
+from agentopt.spec.fields import CONFIG, CountInt, Fraction, Name, NonNegative, PositiveInt, json_number
 from agentopt.spec.schema import titled
 from agentopt.spec.yaml_source import Source
 
@@ -30,58 +30,59 @@ PROJECT_NAMES = ("agentopt.yaml", "agentopt.yml")
 
 Split = Literal["train", "val", "test"]
 Path_ = Annotated[str, Strict(), PydanticField(min_length=1)]
-# Every field is optional (None: not given, so the command's own default applies); a file may not write null.
+# Every field is optional: left out (or null), the command's own default applies.
+Seconds = Annotated[float, Strict(), PydanticField(ge=1), BeforeValidator(json_number)]
 
 
 @model(frozen=True, config=CONFIG)
 class EvalSettings:
     """Settings of `agentopt eval`."""
 
-    split: Split = PydanticField(None, description="Which split's tasks to play.")
-    episodes: PositiveInt = PydanticField(None, description="Play only the first N tasks of the split.")
-    concurrency: PositiveInt = PydanticField(None, description="Episodes run at once.")
-    repeat: PositiveInt = PydanticField(None, description="Play each task this many times.")
-    seed: CountInt = PydanticField(None, description="Base seed of the episodes.")
-    max_errors: CountInt = PydanticField(None, description="Infrastructure errors tolerated before exiting 3.")
-    junit: Path_ = PydanticField(None, description="Write JUnit XML here.")
+    split: Split | None = PydanticField(default=None, description="Which split's tasks to play.")
+    episodes: PositiveInt | None = PydanticField(default=None, description="Play only the first N tasks of the split.")
+    concurrency: PositiveInt | None = PydanticField(default=None, description="Episodes run at once.")
+    repeat: PositiveInt | None = PydanticField(default=None, description="Play each task this many times.")
+    seed: CountInt | None = PydanticField(default=None, description="Base seed of the episodes.")
+    max_errors: CountInt | None = PydanticField(default=None, description="Infrastructure errors tolerated before exiting 3.")
+    junit: Path_ | None = PydanticField(default=None, description="Write JUnit XML here.")
 
 
 @model(frozen=True, config=CONFIG)
 class GateSettings:
     """The CI gate of `agentopt eval`: exit 1 when it fails."""
 
-    min_score: Fraction = PydanticField(None, description="Exit 1 when the mean score is below this.")
-    baseline: Path_ = PydanticField(None, description="A summary.json to compare against.")
-    max_drop: Annotated[Number, PydanticField(ge=0)] = PydanticField(
-        None, description="With baseline: exit 1 when the score drops by more than this.")
+    min_score: Fraction | None = PydanticField(default=None, description="Exit 1 when the mean score is below this.")
+    baseline: Path_ | None = PydanticField(default=None, description="A summary.json to compare against.")
+    max_drop: NonNegative | None = PydanticField(
+        default=None, description="With baseline: exit 1 when the score drops by more than this.")
 
 
 @model(frozen=True, config=CONFIG)
 class BudgetSettings:
     """What `agentopt run` may spend."""
 
-    max_rollouts: PositiveInt = PydanticField(None, description="Episodes to spend in all.")
-    max_cost: Annotated[Number, PydanticField(ge=0)] = PydanticField(None, description="USD to spend at most.")
-    max_time: Annotated[Number, PydanticField(ge=1)] = PydanticField(None, description="Seconds to run at most.")
-    max_candidates: PositiveInt = PydanticField(None, description="Candidates to propose at most.")
+    max_rollouts: PositiveInt | None = PydanticField(default=None, description="Episodes to spend in all.")
+    max_cost: NonNegative | None = PydanticField(default=None, description="USD to spend at most.")
+    max_time: Seconds | None = PydanticField(default=None, description="Seconds to run at most.")
+    max_candidates: PositiveInt | None = PydanticField(default=None, description="Candidates to propose at most.")
 
 
 @model(frozen=True, config=CONFIG)
 class RunSettings:
     """Settings of `agentopt run` (concurrency, seed and repeat default to eval's)."""
 
-    mutator: Name = PydanticField(None, description="The model that rewrites prompts and skills.")
-    operators: list[Path_] = PydanticField(None, description="Operators to use (default: all).")
-    minibatch: PositiveInt = PydanticField(None, description="Train tasks a child is screened on.")
-    min_delta: Annotated[Number, PydanticField(ge=0)] = PydanticField(
-        None, description="A child must beat the best val score by at least this.")
-    significance: Fraction = PydanticField(None, description="Also require a paired-bootstrap p-value below this.")
-    val_episodes: PositiveInt = PydanticField(None, description="Use only the first N val tasks.")
-    test_episodes: PositiveInt = PydanticField(None, description="Use only the first N test tasks.")
-    concurrency: PositiveInt = PydanticField(None, description="Episodes run at once.")
-    seed: CountInt = PydanticField(None, description="Seed of the search and the episodes.")
-    repeat: PositiveInt = PydanticField(None, description="Play each task this many times.")
-    storage: Name = PydanticField(None, description="Optuna storage URL shared by several workers.")
+    mutator: Name | None = PydanticField(default=None, description="The model that rewrites prompts and skills.")
+    operators: list[Path_] | None = PydanticField(default=None, description="Operators to use (default: all).")
+    minibatch: PositiveInt | None = PydanticField(default=None, description="Train tasks a child is screened on.")
+    min_delta: NonNegative | None = PydanticField(
+        default=None, description="A child must beat the best val score by at least this.")
+    significance: Fraction | None = PydanticField(default=None, description="Also require a paired-bootstrap p-value below this.")
+    val_episodes: PositiveInt | None = PydanticField(default=None, description="Use only the first N val tasks.")
+    test_episodes: PositiveInt | None = PydanticField(default=None, description="Use only the first N test tasks.")
+    concurrency: PositiveInt | None = PydanticField(default=None, description="Episodes run at once.")
+    seed: CountInt | None = PydanticField(default=None, description="Seed of the search and the episodes.")
+    repeat: PositiveInt | None = PydanticField(default=None, description="Play each task this many times.")
+    storage: Name | None = PydanticField(default=None, description="Optuna storage URL shared by several workers.")
 
 
 @model(frozen=True, config=CONFIG)
@@ -89,19 +90,19 @@ class ProjectFile:
     """What `agentopt eval` and `agentopt run` use when no argument is given; flags override it.
     Paths are relative to this file."""
 
-    agent: Path_ = PydanticField(None, description="The agent spec (agents/NAME.yaml).")
-    rubric: Path_ = PydanticField(None, description="The rubric (rubrics/NAME.yaml).")
-    env: Name = PydanticField(None, description="support, dataset:FILE.jsonl, module:factory, a server URL, or several "
+    agent: Path_ | None = PydanticField(default=None, description="The agent spec (agents/NAME.yaml).")
+    rubric: Path_ | None = PydanticField(default=None, description="The rubric (rubrics/NAME.yaml).")
+    env: Name | None = PydanticField(default=None, description="support, dataset:FILE.jsonl, module:factory, a server URL, or several "
                                                 "URLs separated by commas.")
-    env_replicas: PositiveInt = PydanticField(None, description="Launch this many servers of a launched environment; "
+    env_replicas: PositiveInt | None = PydanticField(default=None, description="Launch this many servers of a launched environment; "
                                                                 "sessions spread over them.")
-    tasks: Path_ = PydanticField(None, description="A JSONL or YAML file of reset arguments per split "
+    tasks: Path_ | None = PydanticField(default=None, description="A JSONL or YAML file of reset arguments per split "
                                                    "(docs/environments.md).")
-    runs_dir: Path_ = PydanticField(None, description="Where run folders are written (default runs).")
-    eval: EvalSettings = PydanticField(None, description="Settings of `agentopt eval`.")
-    gate: GateSettings = PydanticField(None, description="The CI gate of `agentopt eval`: exit 1 when it fails.")
-    budget: BudgetSettings = PydanticField(None, description="What `agentopt run` may spend.")
-    run: RunSettings = PydanticField(None, description="Settings of `agentopt run` (concurrency, seed and repeat "
+    runs_dir: Path_ | None = PydanticField(default=None, description="Where run folders are written (default runs).")
+    eval: EvalSettings | None = PydanticField(default=None, description="Settings of `agentopt eval`.")
+    gate: GateSettings | None = PydanticField(default=None, description="The CI gate of `agentopt eval`: exit 1 when it fails.")
+    budget: BudgetSettings | None = PydanticField(default=None, description="What `agentopt run` may spend.")
+    run: RunSettings | None = PydanticField(default=None, description="Settings of `agentopt run` (concurrency, seed and repeat "
                                                        "default to eval's).")
 
 

@@ -31,11 +31,11 @@ FEEDBACK_CHARS = 80  # longest quoted value in a feedback sentence
 
 
 def target_field() -> Any:
-    return Field("answer", description=f"Where to look: {TARGET_HELP}.")
+    return Field(default="answer", description=f"Where to look: {TARGET_HELP}.")
 
 
 def case_sensitive_field() -> Any:
-    return Field(False, description="Compare letter case too.")
+    return Field(default=False, description="Compare letter case too.")
 
 
 def tool_field() -> Any:
@@ -194,9 +194,9 @@ AGGREGATES = {
 
 @dataclass(frozen=True, config=CONFIG)
 class EnvRewardParams:
-    min: Number = Field(0, description="The reward that scores 0.")
-    max: Number = Field(1, description="The reward that scores 1.")
-    aggregate: Literal["last", "sum", "max", "mean"] = Field("last", description=(
+    min: Number = Field(default=0, description="The reward that scores 0.")
+    max: Number = Field(default=1, description="The reward that scores 1.")
+    aggregate: Literal["last", "sum", "max", "mean"] = Field(default="last", description=(
         "Which reward counts when the environment gives one per step: last (the final step's), "
         "sum (the return: use it for per-step rewards such as a step penalty), max or mean. "
         "Steps that gave no reward are left out. An episode with no reward at all is not applicable."))
@@ -236,7 +236,7 @@ class EnvReward(BuiltinCheck):
 class ContainsParams:
     value: Texts = Field(description=TEXTS_HELP)
     target: Text = target_field()
-    mode: Literal["all", "any"] = Field("all", description="all: score is the share of values found; any: 1 when "
+    mode: Literal["all", "any"] = Field(default="all", description="all: score is the share of values found; any: 1 when "
                                                             "one is found.")
     case_sensitive: Bool = case_sensitive_field()
 
@@ -295,7 +295,7 @@ FLAGS = {"ignorecase": safe_regex.IGNORECASE, "multiline": safe_regex.MULTILINE,
 class RegexParams:
     pattern: Text = Field(description="A Python regular expression, searched anywhere (at most 1 s per trace).")
     target: Text = target_field()
-    flags: Annotated[tuple[Literal["ignorecase", "multiline", "dotall"], ...], UNIQUE] = Field(
+    flags: Annotated[tuple[Literal["ignorecase", "multiline", "dotall"], ...], UNIQUE] = Field(default=
         (), json_schema_extra=UNIQUE_SCHEMA, description="Regex flags: ignorecase, multiline, dotall.")
 
 
@@ -430,7 +430,7 @@ def calls_of(trace: Trace, tool: str) -> list[ToolCall]:
 @dataclass(frozen=True, config=CONFIG)
 class ToolCalledParams:
     tool: Name = tool_field()
-    min_times: PositiveInt = Field(1, description="Fewest calls that pass.")
+    min_times: PositiveInt = Field(default=1, description="Fewest calls that pass.")
 
 
 @register
@@ -472,9 +472,9 @@ class ToolNotCalled(BuiltinCheck):
 @dataclass(frozen=True, config=CONFIG)
 class ToolArgsParams:
     tool: Name = tool_field()
-    args: dict[str, Any] = Field(None, description="Argument name -> expected value (strings: templates, "
+    args: dict[str, Any] | None = Field(default=None, description="Argument name -> expected value (strings: templates, "
                                                           "compared trimmed, any case).")
-    args_regex: dict[str, Text] = Field(None, description="Argument name -> a regex the argument's text must "
+    args_regex: dict[str, Text] | None = Field(default=None, description="Argument name -> a regex the argument's text must "
                                                                  "match (searched).")
 
 
@@ -497,8 +497,8 @@ class ToolArgs(BuiltinCheck):
         calls = calls_of(trace, tool)
         if not calls:
             return verdict(False, f"{tool} was never called.")
-        expected = render(params.get("args", {}), trace)
-        patterns = params.get("args_regex", {})
+        expected = render(params.get("args") or {}, trace)  # null: not given
+        patterns = params.get("args_regex") or {}
         matcher = safe_regex.Matcher()
         differences = [self._differences(call, expected, patterns, matcher) for call in calls]
         best = min(range(len(calls)), key=lambda i: len(differences[i]))
@@ -576,8 +576,8 @@ class MaxTokens(LimitCheck):
 @dataclass(frozen=True, config=CONFIG)
 class MaxLengthParams:
     target: Text = target_field()
-    max_words: PositiveInt = Field(None, description="Most words (whitespace-separated) allowed.")
-    max_chars: PositiveInt = Field(None, description="Most characters allowed.")
+    max_words: PositiveInt | None = Field(default=None, description="Most words (whitespace-separated) allowed.")
+    max_chars: PositiveInt | None = Field(default=None, description="Most characters allowed.")
 
 
 @register

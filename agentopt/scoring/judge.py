@@ -102,16 +102,16 @@ def first_sentence(text: str) -> str:
 
 @dataclass(frozen=True, config=CONFIG)
 class JudgeScale:  # no docstring: pydantic would then drop the field's description for the class's
-    min: Int = Field(1, description="The worst score.")
-    max: Int = Field(5, description="The best score.")
+    min: Int = Field(default=1, description="The worst score.")
+    max: Int = Field(default=5, description="The best score.")
 
 
 @dataclass(frozen=True, config=CONFIG)
 class LlmJudgeParams:
     prompt: Name = Field(description="Grading instructions, a Jinja2 template (task, expected, answer, transcript, "
                                      "trace).")
-    model: Text = Field(None, description="The judge model (default: the rubric's judge_model).")
-    scale: JudgeScale = Field(None, description="The integer scale the judge scores on.")
+    model: Text | None = Field(default=None, description="The judge model (default: the rubric's judge_model).")
+    scale: JudgeScale | None = Field(default=None, description="The integer scale the judge scores on.")
 
 
 @register

@@ -38,20 +38,20 @@ Component = Literal["system_prompt", "skills", "tools", "examples"]
 TOOL_MODES: tuple[str, ...] = get_args(ToolMode)
 SKILL_MODES: tuple[str, ...] = get_args(SkillMode)
 EXAMPLE_PICKS: tuple[str, ...] = get_args(ExamplePick)
-COMPONENTS: tuple[str, ...] = get_args(Component)
+COMPONENTS: tuple[Component, ...] = get_args(Component)
 
 
 @dataclass(frozen=True, config=CONFIG)
 class ModelParams:
     """Sampling and connection settings for every model call."""
 
-    temperature: Number = Field(0.0, ge=0, le=2, description="Sampling temperature, 0 to 2.")
-    max_tokens: Int = Field(512, ge=1, description="Most tokens the model may write per call.")
-    seed: Int | None = Field(0, description="Sampling seed; null for none.")
-    top_p: Fraction | None = Field(None, description="Nucleus sampling, 0 to 1; null for the provider default.")
-    api_base: Text | None = Field(None, description="URL of an OpenAI-compatible server (vLLM, a gateway, ...); "
+    temperature: Number = Field(default=0.0, ge=0, le=2, description="Sampling temperature, 0 to 2.")
+    max_tokens: Int = Field(default=512, ge=1, description="Most tokens the model may write per call.")
+    seed: Int | None = Field(default=0, description="Sampling seed; null for none.")
+    top_p: Fraction | None = Field(default=None, description="Nucleus sampling, 0 to 1; null for the provider default.")
+    api_base: Text | None = Field(default=None, description="URL of an OpenAI-compatible server (vLLM, a gateway, ...); "
                                                     "null for the provider's own.")
-    timeout_s: Number = Field(120.0, gt=0, description="Seconds to wait for one model call.")
+    timeout_s: Number = Field(default=120.0, gt=0, description="Seconds to wait for one model call.")
 
 
 @dataclass(frozen=True, config=CONFIG)
@@ -70,8 +70,8 @@ class ToolOverride:
     nothing at all (`hidden`: not offered, and a call to it is refused as an unknown tool)."""
 
     name: SkipJsonSchema[str] = Field(description="The tool's name (the key in `tools`).")
-    description: Text | None = Field(None, description="What the tool does, as the agent sees it.")
-    hidden: Bool = Field(False, description="true: the agent is not offered this tool, and a call to it is refused.")
+    description: Text | None = Field(default=None, description="What the tool does, as the agent sees it.")
+    hidden: Bool = Field(default=False, description="true: the agent is not offered this tool, and a call to it is refused.")
 
 
 @dataclass(frozen=True, config=CONFIG)
@@ -87,22 +87,22 @@ class Example:
 class LoopSettings:
     """How the harness runs an episode."""
 
-    max_turns: Int = Field(8, ge=1, description="Most model turns per episode.")
-    max_tokens: PositiveInt | None = Field(None, description="Most tokens per episode, all calls together; "
+    max_turns: Int = Field(default=8, ge=1, description="Most model turns per episode.")
+    max_tokens: PositiveInt | None = Field(default=None, description="Most tokens per episode, all calls together; "
                                                            "null for no limit.")
-    tool_mode: ToolMode = Field("auto", description="auto: structured JSON for the local model, native tool calls "
+    tool_mode: ToolMode = Field(default="auto", description="auto: structured JSON for the local model, native tool calls "
                                                     "otherwise.")
-    final_answer: Bool = Field(True, description="Whether the agent may end with a text answer instead of a "
+    final_answer: Bool = Field(default=True, description="Whether the agent may end with a text answer instead of a "
                                                  "tool call.")
-    skills: SkillMode = Field("inline", description="inline: skill bodies in the system prompt; on_demand: a "
+    skills: SkillMode = Field(default="inline", description="inline: skill bodies in the system prompt; on_demand: a "
                                                     "load_skill tool.")
-    example_pick: ExamplePick = Field("first", description="first: show the examples in order; similar: show those "
+    example_pick: ExamplePick = Field(default="first", description="first: show the examples in order; similar: show those "
                                       "most like the task's input (TF-IDF), most similar first.")
-    examples_shown: CountInt | None = Field(None, description="How many examples a prompt shows; null for all.")
-    max_observation_chars: PositiveInt | None = Field(20_000, description=(
+    examples_shown: CountInt | None = Field(default=None, description="How many examples a prompt shows; null for all.")
+    max_observation_chars: PositiveInt | None = Field(default=20_000, description=(
         "Longest tool result, in characters, the model sees and the trace keeps; a longer one is cut and ends with "
         "a note saying so. null for no limit."))
-    observation_template: Text | None = Field(None, description=(
+    observation_template: Text | None = Field(default=None, description=(
         "Jinja2 template over an observation's fields (reset and step): what the agent reads of each observation. "
         "null: its non-empty fields as `field: value` lines."))
 
@@ -156,10 +156,10 @@ class TokensRange:
 
 
 def _range(kind: type) -> WrapValidator:
-    adapter = TypeAdapter(kind)
+    adapter: TypeAdapter[Any] = TypeAdapter(kind)
 
     def convert(value: Any, handler: Any, info: ValidationInfo) -> Any:
-        if value is None and (info.context or {}).get("file"):  # None is Python's "no range"; a file leaves it out
+        if not isinstance(value, dict) and (info.context or {}).get("file"):  # (low, high) and None are Python's
             raise PydanticCustomError("dict_type", "expected a mapping")
         if isinstance(value, dict):
             bounds = adapter.validate_python(value)
@@ -173,25 +173,25 @@ def _range(kind: type) -> WrapValidator:
 class SearchSpace:
     """Discrete and numeric choices the optimizer may search (used by `agentopt run`)."""
 
-    models: tuple[Name, ...] = Field((), description="Models to try.")
+    models: tuple[Name, ...] = Field(default=(), description="Models to try.")
     temperature: Annotated[tuple[float, float] | None, _range(TemperatureRange)] = Field(
-        None, description="Temperatures to try, {low, high}, 0 to 2.")
+        default=None, description="Temperatures to try, {low, high}, 0 to 2.")
     max_examples: Annotated[tuple[int, int] | None, _range(ExamplesRange)] = Field(
-        None, description="How many few-shot examples to keep, {low, high}.")
-    skills: tuple[Text, ...] = Field((), description="Names of skills (from `skills`) that may be switched on or off.")
+        default=None, description="How many few-shot examples to keep, {low, high}.")
+    skills: tuple[Text, ...] = Field(default=(), description="Names of skills (from `skills`) that may be switched on or off.")
     max_tokens: Annotated[tuple[int, int] | None, _range(TokensRange)] = Field(
-        None, description="Per-call max_tokens to try (model_params.max_tokens), {low, high}: raise it when replies are cut short.")
-    tools: tuple[Name, ...] = Field((), description="Names of environment tools the optimizer may hide from the agent or "
-                                                    "offer (as `tools: {NAME: {hidden: true}}` does).")
+        default=None, description="Per-call max_tokens to try (model_params.max_tokens), {low, high}: raise it when replies are cut short.")
+    tools: tuple[Name, ...] = Field(default=(), description="Names of environment tools the optimizer may hide from the agent or "
+                                                            "offer (as `tools: {NAME: {hidden: true}}` does).")
 
 
 @dataclass(frozen=True, config=CONFIG)
 class OptimizeSpec:
     """What the optimizer may change (used by `agentopt run`)."""
 
-    components: Annotated[tuple[Component, ...], UNIQUE] = Field(
+    components: Annotated[tuple[Component, ...], UNIQUE] = Field(default=
         COMPONENTS, json_schema_extra=UNIQUE_SCHEMA, description="Parts of the agent the optimizer may rewrite.")
-    max_component_tokens: Int = Field(800, ge=1, description="Longest a rewritten component may get, in tokens.")
+    max_component_tokens: Int = Field(default=800, ge=1, description="Longest a rewritten component may get, in tokens.")
     search_space: SearchSpace = Field(default_factory=SearchSpace, description="Discrete and numeric choices the "
                                                                                "optimizer may search.")
 
@@ -199,8 +199,10 @@ class OptimizeSpec:
 # --- tools and skills: as a file writes them ------------------------------------------------------
 
 
-def _tools_by_name(value: Any, handler: Any) -> Any:
+def _tools_by_name(value: Any, handler: Any, info: ValidationInfo) -> Any:
     """`tools: {NAME: {description, hidden}}` in a file; a tuple of ToolOverride in Python."""
+    if not isinstance(value, dict) and (info.context or {}).get("file"):
+        raise PydanticCustomError("dict_type", "expected a mapping")
     if isinstance(value, dict):
         named = []
         for name, fields in value.items():
@@ -239,21 +241,21 @@ class AgentSpec:
     """An agent: its model, prompt, skills, tool descriptions and loop settings."""
 
     name: Name = Field(description="The agent's name.")
-    model: Name = Field(LOCAL_MODEL, description='"local" for the embedded model, or a litellm model string such as '
+    model: Name = Field(default=LOCAL_MODEL, description='"local" for the embedded model, or a litellm model string such as '
                                                  "openai/gpt-4o-mini.")
     params: ModelParams = Field(default_factory=ModelParams, alias="model_params",
                                 description="Sampling and connection settings for every model call.")
-    system_prompt: Text = Field("", description="System prompt, a Jinja2 template rendered with the episode's "
+    system_prompt: Text = Field(default="", description="System prompt, a Jinja2 template rendered with the episode's "
                                                 "variables. Give this or system_prompt_file.")
-    system_prompt_file: Name | None = Field(None, description="File holding the system prompt (a Jinja2 template), "
+    system_prompt_file: Name | None = Field(default=None, description="File holding the system prompt (a Jinja2 template), "
                                                               "relative to this file. Give this or system_prompt.")
-    skills: Annotated[tuple[Skill, ...], WrapValidator(_skill_files, json_schema_input_type=list[Name])] = Field(
+    skills: Annotated[tuple[Skill, ...], WrapValidator(_skill_files, json_schema_input_type=list[Name])] = Field(default=
         (), description="Markdown skill files, relative to this file; each starts with front matter giving `name` "
                         "and a one-line `description`.")
     tools: Annotated[tuple[ToolOverride, ...], WrapValidator(_tools_by_name, json_schema_input_type=dict[
-        str, ToolOverride])] = Field((), description="Tool descriptions the agent sees, by tool name (override the "
+        str, ToolOverride])] = Field(default=(), description="Tool descriptions the agent sees, by tool name (override the "
                                                      "environment's), or `hidden: true`.")
-    examples: tuple[Example, ...] = Field((), description="Few-shot examples shown to the agent.")
+    examples: tuple[Example, ...] = Field(default=(), description="Few-shot examples shown to the agent.")
     loop: LoopSettings = Field(default_factory=LoopSettings, description="How the harness runs an episode.")
     optimize: OptimizeSpec = Field(default_factory=OptimizeSpec, description="What the optimizer may change "
                                                                              "(used by `agentopt run`).")

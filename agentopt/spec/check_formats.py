@@ -21,10 +21,17 @@ from pydantic import TypeAdapter
 
 
 class CheckFormat(Protocol):
-    name: str
-    summary: str
-    params: type
-    default_pass_at: float
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    @property
+    def params(self) -> type: ...
+
+    @property
+    def default_pass_at(self) -> float: ...
 
     def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]: ...
 

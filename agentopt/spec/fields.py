@@ -25,7 +25,7 @@ CONFIG = ConfigDict(
 )
 
 
-def _json_number(value: Any) -> Any:
+def json_number(value: Any) -> Any:
     """Refuse an int too large to become a float: JSON (and every later computation) cannot hold it."""
     if isinstance(value, int) and not isinstance(value, bool):
         try:
@@ -37,7 +37,7 @@ def _json_number(value: Any) -> Any:
 
 def _json_integer(value: Any) -> Any:
     """JSON Schema's integer: 3.0 is one (and becomes 3)."""
-    value = _json_number(value)
+    value = json_number(value)
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     return value
@@ -54,10 +54,11 @@ Text = Annotated[str, Strict()]
 Name = Annotated[str, Strict(), Field(min_length=1)]  # a string that may not be empty
 Bool = Annotated[bool, Strict()]
 Int = Annotated[int, Strict(), BeforeValidator(_json_integer)]
-Number = Annotated[float, Strict(), BeforeValidator(_json_number)]
+Number = Annotated[float, Strict(), BeforeValidator(json_number)]
 # Bounds inside the type, before the conversion, so that `X | None` still shows them as JSON Schema's minimum/maximum.
 PositiveInt = Annotated[int, Strict(), Field(ge=1), BeforeValidator(_json_integer)]
 CountInt = Annotated[int, Strict(), Field(ge=0), BeforeValidator(_json_integer)]
-Fraction = Annotated[float, Strict(), Field(ge=0, le=1), BeforeValidator(_json_number)]
+NonNegative = Annotated[float, Strict(), Field(ge=0), BeforeValidator(json_number)]
+Fraction = Annotated[float, Strict(), Field(ge=0, le=1), BeforeValidator(json_number)]
 UNIQUE = AfterValidator(_unique)
 UNIQUE_SCHEMA: dict[str, Any] = {"uniqueItems": True}

@@ -249,7 +249,7 @@ def _inline_template_problems(source: Source, text: str) -> list[Problem]:
         return []
     line, column = source.at("system_prompt")
     node = source.nodes["system_prompt"]
-    if node.style == "|":  # a literal block keeps the template's lines, starting below the `|`
+    if getattr(node, "style", None) == "|":  # a literal block keeps the template's lines, starting below the `|`
         line = node.start_mark.line + 1 + source.line_offset + error[0]
     # other styles fold or escape line breaks: the template's line is not the file's, so point at the field
     return [Problem(source.file, line, column, "system_prompt", error[1])]
@@ -380,7 +380,8 @@ def _rubric(source: Source) -> Built:
 
 
 def _duplicate_ids(source: Source, criteria: list[Any]) -> list[Problem]:
-    problems, first_index = [], {}
+    problems: list[Problem] = []
+    first_index: dict[str, int] = {}
     for i, criterion in enumerate(criteria):
         cid = criterion.get("id") if isinstance(criterion, dict) else None
         if not isinstance(cid, str):

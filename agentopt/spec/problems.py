@@ -31,7 +31,8 @@ def problems(error: ValidationError, data: Any, source: Source, schema: dict[str
              prefix: str = "") -> list[Problem]:
     """One problem per field that is wrong (errors on the branches of one union become one line)."""
     found: dict[str, tuple[list[str | int], list[dict[str, Any]]]] = {}
-    for item in error.errors(include_url=False):
+    for details in error.errors(include_url=False):
+        item: dict[str, Any] = dict(details)
         if _only_a_consequence(item):
             continue
         parts = _parts(item["loc"], data)
@@ -76,7 +77,8 @@ def _problem(path: str, parts: list[str | int], items: list[dict[str, Any]], sou
              schema: dict[str, Any], data: Any) -> Problem:
     kinds = {item["type"] for item in items}
     if kinds & _UNKNOWN:
-        known = list(_at(schema, parts[:-1], data).get("properties", {}))
+        parent = _at(schema, parts[:-1], data)
+        known = list(dict.fromkeys(key for branch in _branches(schema, parent) for key in branch.get("properties", {})))
         return source.problem(path, unknown_field(str(parts[-1]) if parts else "", known))
     if kinds & _MISSING:
         return source.problem(path, "missing required field")
@@ -94,8 +96,8 @@ def _message(item: dict[str, Any], at: dict[str, Any], root: dict[str, Any]) -> 
         return f"must be a finite number, got {got}" if isinstance(value, float) else f"is out of range, got {got}"
     if kind == "out_of_range":
         return f"is out of range, got {got}"
-    if kind in ("literal_error", "enum") or (kind.endswith("_type") and "enum" in at):
-        options = at.get("enum") or []
+    options = [option for branch in _branches(root, at) for option in branch.get("enum", [])]
+    if kind in ("literal_error", "enum") or (kind.endswith("_type") and options):
         return f"expected one of {', '.join(describe(v) for v in options)}, got {got}"
     if kind.endswith("_type") or kind in ("dataclass_args_type", "model_attributes_type"):
         types = _types(root, at)

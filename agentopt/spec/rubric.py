@@ -34,8 +34,8 @@ class Criterion:
     weight: Number = Field(ge=0, description="Weight in the episode's score (a file's default: 1).")
     check: Text = Field(description="How the criterion is scored: a check `type` and that check's own fields.")
     params: dict[str, Any] = Field(default_factory=dict, description="The check's own fields, as written.")
-    gate: Bool = Field(False, description="When true, failing this criterion zeroes the episode's score.")
-    pass_at: Fraction = Field(1.0, description="The criterion passes when its score is at least this (default: "
+    gate: Bool = Field(default=False, description="When true, failing this criterion zeroes the episode's score.")
+    pass_at: Fraction = Field(default=1.0, description="The criterion passes when its score is at least this (default: "
                                                "the check's own).")
 
     @model_validator(mode="wrap")
@@ -65,7 +65,7 @@ class Criterion:
 
 def _check(check: Any) -> tuple[str, dict[str, Any], float, list[InitErrorDetails]]:
     """(type, fields, default pass_at, errors) of a file's `check` mapping."""
-    placeholder = ("", {}, 1.0)
+    placeholder: tuple[str, dict[str, Any], float] = ("", {}, 1.0)
     if not isinstance(check, dict):
         return *placeholder, [InitErrorDetails(type="dict_type", loc=("check",), input=check)]
     if "type" not in check:
@@ -100,9 +100,9 @@ class Rubric:
 
     name: Name = Field(description="The rubric's name.")
     criteria: tuple[Criterion, ...] = Field(min_length=1, description="The criteria, at least one.")
-    pass_threshold: Fraction = Field(0.7, description="An episode passes when its score is at least this.")
-    description: Text = Field("", description="What the rubric is for.")
-    judge_model: Name = Field(LOCAL_MODEL, description="Default model for llm_judge checks.")
+    pass_threshold: Fraction = Field(default=0.7, description="An episode passes when its score is at least this.")
+    description: Text = Field(default="", description="What the rubric is for.")
+    judge_model: Name = Field(default=LOCAL_MODEL, description="Default model for llm_judge checks.")
     source: SkipJsonSchema[str] = ""  # the file it was loaded from; not a field of the file
 
     @property

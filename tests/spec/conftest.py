@@ -16,7 +16,7 @@ from agentopt.spec.fields import CONFIG, PositiveInt, Text
 @dataclass(frozen=True, config=CONFIG)
 class MatchParams:
     pattern: Text = Field(description="A regex.")
-    times: PositiveInt = Field(None, description="How often.")
+    times: PositiveInt | None = Field(default=None, description="How often.")
 
 
 @dataclass(frozen=True, config=CONFIG)

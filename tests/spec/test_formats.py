@@ -105,6 +105,9 @@ AGENT_BREAKS: list[tuple[str, tuple[Any, ...], Any]] = [  # (what, where, value:
     ("wrong type", ("loop", "final_answer"), "yes"),
     ("wrong type", ("loop", "max_turns"), [1]),
     ("wrong type", ("tools",), ["submit"]),
+    ("wrong type", ("tools",), []),
+    ("wrong type", ("tools",), [{"name": "submit", "description": "S."}]),  # the Python shape
+    ("wrong type", ("optimize", "search_space", "temperature"), [0, 1]),  # the Python shape
     ("wrong type", ("tools", "submit"), "just text"),
     ("wrong type", ("tools", "submit", "hidden"), "no"),
     ("wrong type", ("examples",), {"input": "a"}),
@@ -177,6 +180,7 @@ RUBRIC_FINE: list[tuple[str, tuple[Any, ...], Any]] = [
     ("a check's defaults", ("criteria", 0, "check"), {"type": "env_reward"}),
     ("a list of texts", ("criteria", 0, "check"), {"type": "contains", "value": ["a", "b"], "mode": "any"}),
     ("any JSON value", ("criteria", 0, "check"), {"type": "equals", "value": {"a": [1, None]}}),
+    ("null: not given", ("criteria", 0, "check"), {"type": "max_length", "max_words": None, "max_chars": 9}),
     ("a judge's scale", ("criteria", 0, "check"), {"type": "llm_judge", "prompt": "p", "scale": {"min": 0, "max": 3}}),
 ]
 PROJECT_BREAKS: list[tuple[str, tuple[Any, ...], Any]] = [
@@ -185,13 +189,14 @@ PROJECT_BREAKS: list[tuple[str, tuple[Any, ...], Any]] = [
     ("wrong type", ("eval", "episodes"), "three"),
     ("wrong type", ("run", "operators"), "reflect"),
     ("wrong type", ("budget",), 5),
-    ("wrong type", ("gate", "baseline"), None),
+    ("wrong type", ("gate", "baseline"), 5),
     ("bad enum value", ("eval", "split"), "dev"),
     ("out of range", ("eval", "concurrency"), 0),
     ("out of range", ("gate", "min_score"), 1.5),
     ("empty", ("env",), ""),
 ]
 PROJECT_FINE: list[tuple[str, tuple[Any, ...], Any]] = [
+    ("null: not given", ("gate", "baseline"), None),
     ("a budget", ("budget",), {"max_rollouts": 40, "max_cost": 0.5}),
     ("operators", ("run", "operators"), ["reflect", "fewshot"]),
 ]
@@ -280,7 +285,7 @@ RUBRIC_ERRORS = [
 PROJECT_ERRORS = [
     ("unknown field", "eval:\n  episode: 3\n", "agentopt.yaml:2:3: eval.episode: unknown field 'episode' "
                                                 "(did you mean 'episodes'?)"),
-    ("wrong type", "run:\n  operators: reflect\n", "agentopt.yaml:2:3: run.operators: expected a list, got 'reflect'"),
+    ("wrong type", "run:\n  operators: reflect\n", "agentopt.yaml:2:3: run.operators: expected a list or null, got 'reflect'"),
     ("bad enum value", "eval: {split: dev}\n",
      "agentopt.yaml:1:8: eval.split: expected one of 'train', 'val', 'test', got 'dev'"),
 ]
