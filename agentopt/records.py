@@ -1,10 +1,13 @@
 """Typed values the optimizer's journal and the reports share: what a candidate changed
-(`Component`) and what became of it (`Status`)."""
+(`Component`), what became of it (`Status`), and the decision record the journal keeps
+(`Decision`, with a schema version)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from typing import Any
 
 # The spec parts `optimize.components` lets the optimizer rewrite, and the component kinds in each.
 _EDITS = {"system_prompt": "system_prompt", "skill": "skills", "tool": "tools", "examples": "examples"}
@@ -87,3 +90,59 @@ class Status(StrEnum):
 
 PLAYED = frozenset({Status.BASELINE, Status.SCREENED_OUT, Status.REJECTED, Status.ACCEPTED})
 IDLE = frozenset({Status.INVALID, Status.DUPLICATE, Status.ERROR, Status.SKIPPED})
+
+
+# --- a decision: one line of the journal's candidates.jsonl ------------------------------------
+
+DECISION_SCHEMA = 2  # 1: the lines written before the field existed (the same keys, no "schema")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the optimizer decided about one candidate (iteration), as the journal keeps it.
+
+    `train`: the child's and its parent's mean on the minibatch ({"mean", "parent_mean", "n"}),
+    `val`: its val summary ({"mean", "n", "errors"}); `trial`/`objective`: the Optuna trial
+    and the value told, so a resume can close a trial the kill left open."""
+
+    id: str
+    status: Status
+    operator: str = ""
+    reason: str = ""
+    parent: str | None = None
+    component: Component | None = None
+    note: str = ""
+    trial: int | None = None
+    objective: float | None = None
+    train: dict[str, Any] | None = None
+    val: dict[str, Any] | None = None
+    rollouts: int = 0  # the budget spent when it was decided
+    cost_usd: float = 0.0
+    elapsed_s: float = 0.0
+    duplicate_of: str | None = None  # status duplicate: the candidate with the same spec
+    schema: int = DECISION_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON line: plain strings for the status and the component; `duplicate_of` only when set."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["status"] = self.status.value
+        data["component"] = str(self.component) if self.component is not None else None
+        if self.duplicate_of is None:
+            del data["duplicate_of"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        """A journal line of any schema up to this one (a line without "schema" is version 1)."""
+        schema = int(data.get("schema", 1))
+        if schema > DECISION_SCHEMA:
+            from agentopt.errors import UsageError
+
+            raise UsageError(f"a decision of schema {schema} was written by a newer agentopt (this one reads up to {DECISION_SCHEMA}): upgrade agentopt")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["status"] = Status(values["status"])
+        component = values.get("component")
+        values["component"] = Component(component) if component else None
+        values["schema"] = DECISION_SCHEMA  # read once, it is a current record
+        return cls(**values)

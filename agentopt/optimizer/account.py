@@ -23,10 +23,10 @@ def nothing_to_learn(journal: Any, operators: dict[str, Any], spec: AgentSpec, m
     scored = [e for e in journal.episodes.values() if e.score.error is None]
     if not scored or any(e.score.score > 0 for e in scored):
         return None
-    tried = {d["operator"] for d in journal.decisions if d["status"] != BASELINE}
+    tried = {d.operator for d in journal.decisions if d.status != BASELINE}
     if not set(operators) <= tried:
         return None
-    proposed = [name for name in operators if any(d["operator"] == name and d["status"] not in (BASELINE, "invalid", "error", "skipped")
+    proposed = [name for name in operators if any(d.operator == name and d.status not in (BASELINE, "invalid", "error", "skipped")
                                                   for d in journal.decisions)]
     idle = [name for name in operators if name not in proposed]
     which = [f"{', '.join(idle)} had nothing to propose"] if idle else []

@@ -28,8 +28,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from agentopt.records import Decision
 from agentopt.store.run import RunFolder, read_jsonl
 
 FLOOR = 0.1
@@ -59,8 +60,8 @@ class TaskRecord:
         return max(FLOOR, 4 * p * (1 - p)) ** 2
 
 
-def accepted(decisions: Sequence[dict[str, Any]]) -> set[str]:
-    return {d["id"] for d in decisions if d.get("status") in ACCEPTED}
+def accepted(decisions: Sequence[Decision]) -> set[str]:
+    return {d.id for d in decisions if d.status in ACCEPTED}
 
 
 def tally(run_path: Path, pool: set[str], upto: int | None = None) -> dict[str, TaskRecord]:
@@ -90,16 +91,16 @@ def draw(rng: random.Random, tasks: Sequence[T], k: int, records: dict[str, Task
     return [tasks[i] for _, i in chosen]
 
 
-def minibatch(rng: random.Random, run_path: Path, decisions: Sequence[dict[str, Any]], train: Sequence[T], k: int) -> list[T]:
+def minibatch(rng: random.Random, run_path: Path, decisions: Sequence[Decision], train: Sequence[T], k: int) -> list[T]:
     """The hook in the loop: iteration i's weighted minibatch from what was known at decision i - 1."""
-    upto = decisions[-1].get("rollouts", 0) if decisions else 0
+    upto = decisions[-1].rollouts if decisions else 0
     return draw(rng, train, k, tally(run_path, accepted(decisions), upto))
 
 
 def report(run: RunFolder) -> str:
     """Write curriculum.json (every train task of splits.json: the accepted candidates' plays and
     passes on it, its solve rate and its last weight) and return the one-line summary the CLI prints."""
-    decisions = list(read_jsonl(run.path / CANDIDATES))
+    decisions = [Decision.from_dict(d) for d in read_jsonl(run.path / CANDIDATES)]
     pool = accepted(decisions)
     records = tally(run.path, pool)
     splits = run.path / "splits.json"
@@ -109,7 +110,7 @@ def report(run: RunFolder) -> str:
     never = sum(r.played > 0 and r.solved == 0 for r in rows)
     mixed = sum(0 < r.solved < r.played for r in rows)
     unplayed = sum(r.played == 0 for r in rows)
-    order = [d["id"] for d in decisions if d["id"] in pool]
+    order = [d.id for d in decisions if d.id in pool]
     run.write_json(REPORT, {"accepted": order, "tasks": [{**asdict(r), "rate": r.rate, "weight": round(r.weight, 4)} for r in rows]})
     return (
         f"curriculum: of {len(rows)} train tasks the accepted candidates ({', '.join(order)}) solved "

@@ -2,7 +2,8 @@
 
 - `episodes.jsonl`: every played episode, tagged with its candidate, the hash of the
   candidate's spec, and the split (so an episode is reused only for the very same spec);
-- `candidates.jsonl`: one line per candidate and decision (accepted, rejected, ...);
+- `candidates.jsonl`: one line per candidate and decision (accepted, rejected, ...): an
+  `agentopt.records.Decision`, with its schema version (lines without one are version 1);
 - `candidates/<id>.yaml`: each candidate's spec, so any of them can be evaluated later.
 
 An episode is reused for any candidate with the very same spec hash (a `sample` attempt, a
@@ -21,10 +22,10 @@ The budget counts every line (both plays were paid for).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from agentopt.episode_record import Episode
 from agentopt.optimizer.artifacts import portable
+from agentopt.records import Decision
 from agentopt.scoring.result import EpisodeScore
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.load import agent_to_yaml
@@ -45,7 +46,7 @@ class Journal:
         self.run = run
         self.episodes: dict[tuple[str, str, str, str], Episode] = {}  # (candidate, spec hash, split, task) -> episode
         self._scored: dict[tuple[str, str, str], tuple[str, str, str, str]] = {}  # (spec hash, split, task) -> a scored episode's key
-        self.decisions: list[dict[str, Any]] = []
+        self.decisions: list[Decision] = []
         self.played = 0  # episode lines, retried episodes included: what the budget paid for
         self.cost = 0.0
         for record in read_jsonl(run.path / EPISODES):
@@ -53,7 +54,7 @@ class Journal:
             self._keep((record["candidate"], record["spec"], record["split"], episode.trace.task_id), episode)
             self.played += 1
             self.cost += episode.trace.cost_usd
-        self.decisions = list(read_jsonl(run.path / CANDIDATES))
+        self.decisions = [Decision.from_dict(record) for record in read_jsonl(run.path / CANDIDATES)]  # older schemas too
 
     def _keep(self, key: tuple[str, str, str, str], episode: Episode) -> None:
         self.episodes[key] = episode
@@ -84,9 +85,9 @@ class Journal:
         if self._scored.get(key[1:]) == key:
             del self._scored[key[1:]]
 
-    def add_decision(self, record: dict[str, Any]) -> None:
-        self.decisions.append(record)
-        self.run.append_jsonl(CANDIDATES, record)
+    def add_decision(self, decision: Decision) -> None:
+        self.decisions.append(decision)
+        self.run.append_jsonl(CANDIDATES, decision.to_dict())
 
-    def decision(self, candidate: str) -> dict[str, Any] | None:
-        return next((d for d in self.decisions if d["id"] == candidate), None)
+    def decision(self, candidate: str) -> Decision | None:
+        return next((d for d in self.decisions if d.id == candidate), None)

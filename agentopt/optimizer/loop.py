@@ -47,7 +47,13 @@ from agentopt.optimizer.operators import all_operators
 from agentopt.optimizer.operators.sample import player
 from agentopt.optimizer.study import DUPLICATE, NOTHING_PROPOSED, OperatorStudy
 from agentopt.optimizer.types import BASELINE, Candidate, Operator, ProposalContext
-from agentopt.records import IDLE, PLAYED  # statuses: nothing to evaluate; the spec was played
+from agentopt.records import (  # IDLE: nothing to evaluate; PLAYED: the spec was played
+    IDLE,
+    PLAYED,
+    Component,
+    Decision,
+    Status,
+)
 from agentopt.scoring.aggregate import summarize
 from agentopt.scoring.result import SplitSummary
 from agentopt.spec.agent import LOCAL_MODEL, AgentSpec
@@ -192,13 +198,13 @@ class Optimizer:
         return [{"operator": name, **op.first_params} for name, op in self.operators.items()]
 
     def _tracker(self) -> BudgetTracker:
-        elapsed = max((d.get("elapsed_s", 0.0) for d in self.journal.decisions), default=0.0)
+        elapsed = max((d.elapsed_s for d in self.journal.decisions), default=0.0)
         return BudgetTracker(
             self.config.budget,
             stop_file=self.run.path / "STOP",
             rollouts=self.journal.played,
             cost=self.journal.cost,
-            candidates=sum(1 for d in self.journal.decisions if d["status"] in PLAYED and d["status"] != BASELINE),
+            candidates=sum(1 for d in self.journal.decisions if d.status in PLAYED and d.status != Status.BASELINE),
             elapsed_s=elapsed,
         )
 
@@ -320,22 +326,22 @@ class Optimizer:
     def _replay_decisions(self, val: list[TaskRef]) -> None:
         """On --resume: rebuild candidates, pool and counts from the recorded decisions."""
         for record in self.journal.decisions:
-            if record["status"] == BASELINE:
+            if record.status == Status.BASELINE:
                 continue
-            cid = record["id"]
-            if record["status"] in ("error", "skipped"):
-                self.counts["errors"] += record["status"] == "error"
+            cid = record.id
+            if record.status in (Status.ERROR, Status.SKIPPED):
+                self.counts["errors"] += record.status == Status.ERROR
                 continue
-            if record["status"] in ("invalid", "duplicate"):
-                self.counts[record["status"]] += 1
+            if record.status in (Status.INVALID, Status.DUPLICATE):
+                self.counts[record.status.value] += 1
                 continue
             self.counts["proposed"] += 1
-            self.counts[record["status"]] += 1
+            self.counts[record.status.value] += 1
             folder = self.run.path / "candidates" / cid
             if (folder / "agent.yaml").exists():
                 spec = load_candidate_spec(folder)
-                self.candidates[cid] = Candidate(cid, spec, record.get("parent"), record["operator"], record.get("component"), record.get("note", ""))
-            if record["status"] == "accepted":
+                self.candidates[cid] = Candidate(cid, spec, record.parent, record.operator, record.component, record.note)
+            if record.status == Status.ACCEPTED:
                 self.pool.append(cid)
                 key = spec_hash(self.candidates[cid].spec)
                 self.val_scores[cid] = _by_task([e for t in val if (e := self.journal.episode(cid, key, "val", t.task_id)) is not None])
@@ -362,7 +368,7 @@ class Optimizer:
             return "the best candidate is perfect on val: nothing left to improve"
         idle = 0
         for record in reversed(self.journal.decisions):
-            if record["status"] not in IDLE:
+            if record.status not in IDLE:
                 break
             idle += 1
         if idle >= PATIENCE:
@@ -419,11 +425,11 @@ class Optimizer:
         spec = replace(proposal.spec, name=parent.spec.name)
         same = self._evaluated(spec_hash(spec))
         if same is not None:  # never played again: the earlier candidate's recorded result stands
-            earlier = self.journal.decision(same) or {}
+            earlier = self.journal.decision(same)
             self.counts["duplicate"] += 1
-            reason = f"the same spec as {same} ({earlier.get('status', 'evaluated')}): not played again"
+            reason = f"the same spec as {same} ({earlier.status if earlier else 'evaluated'}): not played again"
             self._record(cid, parent, ask.operator, proposal.component, proposal.note, "duplicate", reason,
-                         earlier.get("train"), earlier.get("val"), trial=(ask, DUPLICATE), extra={"duplicate_of": same})
+                         earlier.train if earlier else None, earlier.val if earlier else None, trial=(ask, DUPLICATE), duplicate_of=same)
             self.study.tell(ask, DUPLICATE)
             return
         self.tracker.add_candidate()
@@ -515,8 +521,8 @@ class Optimizer:
     def _evaluated(self, key: str) -> str | None:
         """The id of a candidate already played (screened at least) whose spec hash is `key`."""
         for record in self.journal.decisions:
-            cid = record["id"]
-            if record["status"] in PLAYED and cid in self.candidates:
+            cid = record.id
+            if record.status in PLAYED and cid in self.candidates:
                 if cid not in self._hashes:
                     self._hashes[cid] = spec_hash(self.candidates[cid].spec)
                 if self._hashes[cid] == key:
@@ -527,7 +533,7 @@ class Optimizer:
         """The best scored train episode per task among the candidates decided so far and the
         parent's minibatch: what few-shot bootstraps from. Only decided candidates count, so a
         resumed run sees what an unbroken run saw (episodes of a child cut off by a kill do not)."""
-        decided = {d["id"] for d in self.journal.decisions}
+        decided = {d.id for d in self.journal.decisions}
         found = [e for (cid, _, split, _), e in self.journal.episodes.items() if split == "train" and cid in decided]
         best: dict[str, Episode] = {}
         for episode in [*found, *parent_eps]:
@@ -547,27 +553,27 @@ class Optimizer:
         parent = self.candidates.get(cand.parent) if cand.parent else None
         self._record(cand.id, parent, cand.operator, cand.component, cand.note, status, reason, train, val_info, trial)
 
-    def _record(self, cid, parent, operator, component, note, status, reason, train=None, val=None, trial=None, extra=None) -> None:
+    def _record(self, cid, parent, operator, component, note, status, reason, train=None, val=None, trial=None, duplicate_of=None) -> None:
         """Append a decision; `trial` is (the Optuna ask, the value told), kept so a resume
         can close a trial the kill left open with the outcome already decided."""
         self.journal.add_decision(
-            {
-                "id": cid,
-                "trial": trial[0].trial.number if trial else None,
-                "objective": trial[1] if trial else None,
-                "parent": parent.id if parent else None,
-                "operator": operator,
-                "component": component,
-                "note": note,
-                "status": status,
-                "reason": reason,
-                "train": train,
-                "val": val,
-                "rollouts": self.tracker.rollouts,
-                "cost_usd": round(self.tracker.cost, 6),
-                "elapsed_s": round(self.tracker.elapsed_s, 2),
-                **(extra or {}),
-            }
+            Decision(
+                id=cid,
+                status=Status(status),
+                operator=operator,
+                reason=reason,
+                parent=parent.id if parent else None,
+                component=Component(component) if component else None,
+                note=note,
+                trial=trial[0].trial.number if trial else None,
+                objective=trial[1] if trial else None,
+                train=train,
+                val=val,
+                rollouts=self.tracker.rollouts,
+                cost_usd=round(self.tracker.cost, 6),
+                elapsed_s=round(self.tracker.elapsed_s, 2),
+                duplicate_of=duplicate_of,
+            )
         )
         self.display.update(self.stats())
 
@@ -588,7 +594,7 @@ class Optimizer:
     def study(self) -> OperatorStudy:
         if not hasattr(self, "_study"):
             storage = self.config.storage or f"sqlite:///{(self.run.path / 'study.db').resolve()}"
-            told = {d["trial"]: d.get("objective") for d in self.journal.decisions if d.get("trial") is not None}
+            told = {d.trial: d.objective for d in self.journal.decisions if d.trial is not None}
             self._study = OperatorStudy(storage, study_name(self.run_id), self.config.seed, told, first=self._first_trials())
         return self._study
 

@@ -9,6 +9,7 @@ from collections import Counter
 
 from agentopt.optimizer import curriculum
 from agentopt.optimizer.curriculum import TaskRecord
+from agentopt.records import Decision
 from agentopt.store.run import RunFolder
 from tests.conftest import run_cli, scripted_agent
 from tests.fakes.openai_server import ScriptedLLM
@@ -55,8 +56,8 @@ def test_tally_counts_accepted_candidates_train_episodes_known_at_the_last_decis
     ]
     for line in lines:
         run.append_jsonl("episodes.jsonl", line)
-    decisions = [{"id": "c0", "status": "baseline", "rollouts": 3}, {"id": "c1", "status": "accepted", "rollouts": 4},
-                 {"id": "c2", "status": "screened_out", "rollouts": 6}]
+    decisions = [Decision.from_dict(d) for d in [{"id": "c0", "status": "baseline", "rollouts": 3}, {"id": "c1", "status": "accepted", "rollouts": 4},
+                 {"id": "c2", "status": "screened_out", "rollouts": 6}]]
     records = curriculum.tally(tmp_path, curriculum.accepted(decisions), upto=6)
     assert records == {"t1": TaskRecord("t1", 2, 1), "t2": TaskRecord("t2", 1, 1)}
     assert curriculum.tally(tmp_path, curriculum.accepted(decisions))["t2"] == TaskRecord("t2", 2, 2)
