@@ -215,6 +215,7 @@ def write_outputs(run: RunFolder, summary: dict[str, Any], result: Any) -> None:
 
 def render_reports(run: RunFolder) -> Path:
     """(Re)write report.md and report.html from the run folder's files."""
+    from agentopt.optimizer.budget import plan_note
     from agentopt.optimizer.journal import CANDIDATES
     from agentopt.store.html_report import render_html_report, render_run_markdown
 
@@ -223,9 +224,10 @@ def render_reports(run: RunFolder) -> Path:
     best = run.path / "best"
     diff = (best / "diff.md").read_text(encoding="utf-8") if (best / "diff.md").exists() else ""
     skill = (best / "best_skill.md").read_text(encoding="utf-8") if (best / "best_skill.md").exists() else ""
-    run.write_text(REPORT, render_run_markdown(summary, candidates, diff))
+    plan = plan_note(summary)
+    run.write_text(REPORT, render_run_markdown(summary, candidates, diff, plan=plan))
     episodes = read_jsonl(run.path / "episodes.jsonl") if (run.path / "episodes.jsonl").exists() else ()
-    return run.write_text("report.html", render_html_report(summary, candidates, diff, skill, episodes))
+    return run.write_text("report.html", render_html_report(summary, candidates, diff, skill, episodes, plan=plan))
 
 
 def saved_options(env: str, config: Any) -> dict[str, Any]:

@@ -105,6 +105,7 @@ def rerender(run_dir: Path) -> str:
 
 
 def _render_unfinished(run: RunFolder) -> Path:
+    from agentopt.optimizer.budget import plan_note
     from agentopt.store import partial
     from agentopt.store.eval_html import render_eval_html
     from agentopt.store.html_report import render_html_report, render_run_markdown
@@ -115,8 +116,9 @@ def _render_unfinished(run: RunFolder) -> Path:
         summary = partial.run_summary(run.path)
         candidates = list(read_jsonl(run.path / partial.CANDIDATES)) if (run.path / partial.CANDIDATES).exists() else []
         episodes = read_jsonl(run.path / partial.EPISODES) if (run.path / partial.EPISODES).exists() else ()
-        run.write_text(REPORT, f"**{summary['unfinished']}**\n\n" + render_run_markdown(summary, candidates))
-        return run.write_text("report.html", render_html_report(summary, candidates, "", "", episodes))
+        plan = plan_note(summary)
+        run.write_text(REPORT, f"**{summary['unfinished']}**\n\n" + render_run_markdown(summary, candidates, plan=plan))
+        return run.write_text("report.html", render_html_report(summary, candidates, "", "", episodes, plan=plan))
     summary, records = partial.eval_summary(run.path)
     run.write_text(REPORT, f"**{summary['unfinished']}**\n\n" + render_report(summary, records))
     return run.write_text("report.html", render_eval_html(summary, records))

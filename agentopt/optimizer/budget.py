@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -218,3 +219,10 @@ class Plan:
             "final_test": self.final_test, "search": self.search, "candidates": self.candidates,
             "candidates_screened": self.candidates_screened, "min_candidates": MIN_CANDIDATES,
         }
+
+
+def plan_note(summary: dict[str, Any]) -> str:
+    """A run's budget plan (its summary's `plan`) as the terminal showed it at the start, for the
+    reports; '' for runs from before plans were kept."""
+    plan = summary.get("plan")
+    return "; ".join(Plan.from_dict(plan).lines()) if plan else ""

@@ -101,14 +101,6 @@ def budget_used(summary: dict[str, Any]) -> list[str]:
     ]
 
 
-def plan_note(summary: dict[str, Any]) -> str:
-    """The run's budget plan (plan.json) as the terminal showed it at the start; '' for older runs."""
-    from agentopt.optimizer.budget import Plan
-
-    plan = summary.get("plan")
-    return "; ".join(Plan.from_dict(plan).lines()) if plan else ""
-
-
 def candidate_cells(c: dict[str, Any]) -> dict[str, str]:
     train, val = c.get("train"), c.get("val")
     train_s = "n/a" if not train else f"{fmt(train.get('mean'))} (parent {fmt(train.get('parent_mean'))}, n={train.get('n', 0)})"
@@ -312,8 +304,9 @@ def episode_views(run_episodes: RunEpisodes, summary: dict[str, Any]) -> list[di
 
 def render_html_report(
     summary: dict[str, Any], candidates: list[dict[str, Any]], diff_md: str = "", best_skill_md: str = "",
-    episodes: Iterable[dict[str, Any]] = (),
+    episodes: Iterable[dict[str, Any]] = (), plan: str = "",
 ) -> str:
+    """`plan`: the budget plan's note (agentopt.optimizer.budget.plan_note), written by the caller."""
     """`episodes`: episodes.jsonl's records (read once)."""
     usage = summary.get("usage") or {}
     spent = any((c.get("cost_usd") or 0) > 0 for c in candidates) or (usage.get("cost_usd") or 0) > 0
@@ -322,7 +315,7 @@ def render_html_report(
     sides = episode_views(run_episodes, summary)
     by_key = {side["side"]: {e["key"]: e for e in side["episodes"]} for side in sides}
     return _env.get_template("report.html.j2").render(
-        s={**summary, "env": redact_url(summary.get("env", ""))}, usage=usage, headline=" ".join(filter(None, (headline(summary), tasks_note(summary)))), budget=budget_used(summary), plan=plan_note(summary), truncation=truncation_line(summary.get("truncation")),
+        s={**summary, "env": redact_url(summary.get("env", ""))}, usage=usage, headline=" ".join(filter(None, (headline(summary), tasks_note(summary)))), budget=budget_used(summary), plan=plan, truncation=truncation_line(summary.get("truncation")),
         split=report_split(summary), criteria=criteria_rows(summary),
         candidates=[candidate_cells(c) for c in candidates], counts=summary.get("candidates") or {},
         progress_svg=Markup(progress_chart(summary, candidates)),
@@ -339,7 +332,7 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]], diff_md: str = "") -> str:
+def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]], diff_md: str = "", plan: str = "") -> str:
     usage, counts, splits = summary.get("usage") or {}, summary.get("candidates") or {}, summary.get("splits") or {}
     rows = ["| criterion | weight | gate | baseline | winner | change | baseline pass | winner pass |",
             "|---|---:|:---:|---:|---:|---:|---:|---:|"]
@@ -361,7 +354,7 @@ def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]
         f"- environment: `{redact_url(summary.get('env', ''))}`, splits " + " / ".join(f"{k} {v}" for k, v in splits.items()),
         *[f"- {note}" for note in [tasks_note(summary)] if note],
         f"- stopped: {summary.get('stopped') or 'n/a'}",
-        *[f"- {note}" for note in [plan_note(summary)] if note],
+        *[f"- {note}" for note in [plan] if note],
         *[f"- **{line}**" for line in [truncation_line(summary.get("truncation"))] if line],
         f"- budget used: {', '.join(budget_used(summary))}",
         f"- model calls: {usage.get('calls', 0)} ({usage.get('cached', 0)} from cache), "

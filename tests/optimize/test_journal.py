@@ -41,8 +41,8 @@ def test_the_report_of_a_resumed_run_skips_a_decision_line_a_kill_cut_short(tmp_
     cut_short(run, CANDIDATES, {"id": "c1", "note": "cut"})
     run.append_jsonl(CANDIDATES, {"id": "c1"})
     seen = []
-    monkeypatch.setattr(html_report, "render_run_markdown", lambda summary, candidates, diff: seen.append(candidates) or "")
-    monkeypatch.setattr(html_report, "render_html_report", lambda *args: "")
+    monkeypatch.setattr(html_report, "render_run_markdown", lambda summary, candidates, diff, plan="": seen.append(candidates) or "")
+    monkeypatch.setattr(html_report, "render_html_report", lambda *args, **kwargs: "")
     render_reports(run)
     assert [c["id"] for c in seen[0]] == ["c0", "c1"]
 
