@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
 from agentopt.scoring.base import Check, CheckContext, CheckResult
 from agentopt.scoring.targets import TARGET_HELP, as_text, select_value, validate_target
+from agentopt.spec.fields import CONFIG, Text
 from agentopt.trace import Trace
+
+
+@dataclass(frozen=True, config=CONFIG)
+class AllLowercaseParams:
+    target: Text = Field(default="answer", description=f"Where to look: {TARGET_HELP}.")
 
 
 class AllLowercase(Check):
     name = "all_lowercase"
     summary = "The target text has no upper-case letter."
-    params_schema = {
-        "properties": {"target": {"type": "string", "default": "answer", "description": f"Where to look: {TARGET_HELP}."}},
-        "additionalProperties": False,
-    }
+    params = AllLowercaseParams
 
     def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
         problem = validate_target(params.get("target", "answer"))
