@@ -160,3 +160,24 @@ async def test_a_dead_server_in_a_url_list_costs_only_the_episodes_sent_to_it(tm
     assert sum(e.score.score == 1.0 for e in results) == 12 - len(errors)
     assert sessions[0] == len(errors) and sessions[1] == 12 - len(errors)
     assert len([s for s in live.seeds() if s >= 1_000_000]) == 12 - len(errors)
+
+
+def test_env_replicas_in_the_project_file_reach_the_command_and_a_url_with_replicas_is_one_usage_line(tmp_path):
+    """`env_replicas` in agentopt.yaml is --env-replicas: with a URL (a server someone else runs)
+    it is refused in one line, exit 2, before any run folder; 0 replicas is refused by the flag."""
+    from tests.conftest import run_cli, scripted_agent
+
+    agent = scripted_agent(tmp_path, "http://127.0.0.1:9/v1", name="plain")
+    rules = plain_rubric(tmp_path)
+    write(tmp_path / "agentopt.yaml", f"""
+        agent: {agent.relative_to(tmp_path)}
+        rubric: {rules.relative_to(tmp_path)}
+        env: http://127.0.0.1:9001
+        env_replicas: 2
+        """)
+    result = run_cli("eval", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--env-replicas launches servers" in result.stderr and "--env URL1,URL2" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
+    zero = run_cli("eval", "--env-replicas", "0", cwd=tmp_path)
+    assert zero.returncode == 2 and "--env-replicas" in zero.stderr and "Traceback" not in zero.stderr
