@@ -9,7 +9,8 @@ So before an episode becomes an example:
   lacks, a judge of the whole answer) drops the example, as does an answer left with no field.
 
 What was left out or dropped is said in the proposal's note, after `MARK`, and the run's
-diff.md repeats it for the winner's lineage (`lineage_section`).
+diff.md repeats it for the winner's lineage (`lineage_section`). The few-shot and sample
+operators share the rest here: an episode as an example (`to_example`), the range of k, the picks.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from agentopt.episode_record import Episode
+from agentopt.optimizer.types import Candidate
 from agentopt.spec.agent import Example
 from agentopt.spec.rubric import Rubric
 
 MARK = "examples keep only what the rubric scored well: "
+DEFAULT_K = (1, 4)  # examples shown, when the spec's search_space.max_examples does not say
+PICKS = ("first", "similar")  # how the shown examples are chosen (loop.example_pick)
+POOL_MAX = 48  # examples kept for `similar`: only k of them reach a prompt
 
 
 def failed_criteria(episode: Episode) -> list[str]:
@@ -92,3 +97,20 @@ def lineage_section(decisions: list[dict[str, Any]], winner: str) -> str:
     return ("\n## Examples: what the rubric failed is not shown\n\n"
             "Where a criterion failed in an example's episode, its field is left out of the example "
             "or the example is dropped:\n\n" + "\n".join(reversed(lines)) + "\n")
+
+
+def to_example(episode: Episode) -> Example | None:
+    """The episode as an Example, or None when it has no task input or no answer."""
+    trace = episode.trace
+    task_input = next((m.get("content") for m in trace.messages if m.get("role") == "user"), None)
+    if not isinstance(task_input, str) or not task_input.strip() or trace.final_answer is None:
+        return None
+    answer = trace.answer_json()
+    return Example(input=task_input, output=answer if isinstance(answer, dict) else trace.final_answer)
+
+
+def k_bounds(parent: Candidate) -> tuple[int, int]:
+    """The range of k (examples shown) to search: the spec's search_space.max_examples, else DEFAULT_K."""
+    low, high = parent.spec.optimize.search_space.max_examples or DEFAULT_K
+    low = max(1, int(low))
+    return low, max(low, int(high))

@@ -24,15 +24,12 @@ from typing import Any
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
 from agentopt.episode_record import Episode
-from agentopt.optimizer.demos import Cleaning
+from agentopt.optimizer.demos import PICKS, POOL_MAX, Cleaning, k_bounds, to_example
 from agentopt.optimizer.repair import corrected
 from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import Example
 
-DEFAULT_K = (1, 4)
 TRAIN_TASKS = 16  # train tasks it reads episodes of: the loop plays the parent on more than the minibatch (lazily, once)
-PICKS = ("first", "similar")
-POOL_MAX = 48  # examples kept for `similar`: only k of them reach a prompt
 
 
 class FewShotOperator:
@@ -54,11 +51,11 @@ class FewShotOperator:
         self.correct = correct
 
     def search_space(self, parent: Candidate) -> dict[str, Any]:
-        low, high = _k_bounds(parent)
+        low, high = k_bounds(parent)
         return {"fewshot.k": IntDistribution(low, high), "fewshot.pick": CategoricalDistribution(PICKS)}
 
     async def propose(self, ctx: ProposalContext) -> Proposal | None:
-        k = int(ctx.params.get("fewshot.k", _k_bounds(ctx.parent)[1]))
+        k = int(ctx.params.get("fewshot.k", k_bounds(ctx.parent)[1]))
         found, fixed, cleaning = await self._candidates(ctx)
         if ctx.params.get("fewshot.pick", "first") == "similar":
             return self._pool(ctx, found, fixed, k, cleaning)
@@ -127,16 +124,6 @@ def _corrected(examples, fixed: set[str]) -> str:
     return f", {n} of them corrected to the rubric's expected values" if n else ""
 
 
-def to_example(episode: Episode) -> Example | None:
-    """The episode as an Example, or None when it has no task input or no answer."""
-    trace = episode.trace
-    task_input = next((m.get("content") for m in trace.messages if m.get("role") == "user"), None)
-    if not isinstance(task_input, str) or not task_input.strip() or trace.final_answer is None:
-        return None
-    answer = trace.answer_json()
-    return Example(input=task_input, output=answer if isinstance(answer, dict) else trace.final_answer)
-
-
 def select(candidates: list[tuple[Example, Episode]], k: int) -> list[tuple[Example, Episode]]:
     """Up to k candidates, round-robin over groups of equal output (groups by their best score).
 
@@ -158,9 +145,3 @@ def select(candidates: list[tuple[Example, Episode]], k: int) -> list[tuple[Exam
 
 def _output_key(output: Any) -> str:
     return json.dumps(output, sort_keys=True, default=str)
-
-
-def _k_bounds(parent: Candidate) -> tuple[int, int]:
-    low, high = parent.spec.optimize.search_space.max_examples or DEFAULT_K
-    low = max(1, int(low))
-    return low, max(low, int(high))

@@ -23,8 +23,7 @@ from typing import Any
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from agentopt.episode_record import Episode
-from agentopt.optimizer.demos import failed_criteria
-from agentopt.optimizer.operators.fewshot import PICKS, POOL_MAX, _k_bounds, to_example
+from agentopt.optimizer.demos import PICKS, POOL_MAX, failed_criteria, k_bounds, to_example
 from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
 from agentopt.spec.agent import Example
 
@@ -73,7 +72,7 @@ class SampleOperator:
         new = tuple(e for e in found.values() if e.input not in inputs)
         if not new:
             return None
-        k = _k_bounds(ctx.parent)[1]
+        k = k_bounds(ctx.parent)[1]
         if ctx.params.get("sample.pick", "similar") == "similar":
             examples, loop = (*kept, *new)[:POOL_MAX], replace(parent.loop, example_pick="similar", examples_shown=parent.loop.examples_shown or k)
         else:
