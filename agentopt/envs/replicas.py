@@ -12,9 +12,9 @@ session to the least-loaded replica that has room:
 - a replica's session limit (published in /metadata, or learnt from an `at capacity: N/M`
   refusal) is respected: a replica at its limit gets no new session until one ends, and
   when every replica is full a session waits for a slot;
-- a server given by URL that refuses connections is left out for DOWN_S seconds (then
-  asked for /health before it gets sessions again), so a dead server someone else runs
-  costs the episodes that were on it, not one episode in N for the rest of the run.
+- a server given by URL that fails a session and does not answer /health is left out until
+  it answers again (asked every DOWN_S seconds, in the background), so a dead server someone
+  else runs costs the episodes that were on it, not one episode in N for the rest of the run.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class EnvPool:
         self._down_until = [0.0] * len(self.replicas)
         self._turn = 0  # rotates the tie-break between equally loaded replicas
         self._room: asyncio.Condition | None = None
+        self._probes: dict[int, asyncio.Task[None]] = {}  # /health probes of down servers, by replica
 
     # --- what the Evaluator asks of one server ---
     def start(self) -> EnvPool:
@@ -154,29 +155,37 @@ class EnvPool:
         limit = self.replicas[i].session_limit
         return limit is None or self.active[i] < limit
 
-    async def _choose(self) -> int | None:
+    def _choose(self) -> int | None:
         """The least-loaded replica with room that is not down; None when all are full."""
         n = len(self.replicas)
         order = [(self._turn + k) % n for k in range(n)]
         now = time.monotonic()
-        up = [i for i in order if self._down_until[i] <= now]
-        for i in [i for i in order if 0 < self._down_until[i] <= now]:  # its time out is over: back only if healthy
-            if await self.replicas[i].answers_health():
-                self._down_until[i] = 0.0
-            else:
-                self._down_until[i] = time.monotonic() + DOWN_S
-                up.remove(i)
+        for i in order:  # a down server whose time out is over is asked for /health, off the hot path
+            if 0 < self._down_until[i] <= now and i not in self._probes:
+                self._probes[i] = asyncio.create_task(self._probe(i))
+        up = [i for i in order if self._down_until[i] == 0.0]
         candidates = [i for i in (up or order) if self._has_room(i)]  # all down: try them anyway
         if not candidates:
             return None
         return min(candidates, key=lambda i: self.active[i])  # min keeps the rotated order on ties
+
+    async def _probe(self, index: int) -> None:
+        """Back in the pool once it answers /health; else down for another DOWN_S."""
+        try:
+            healthy = await self.replicas[index].answers_health()
+            self._down_until[index] = 0.0 if healthy else time.monotonic() + DOWN_S
+            if healthy and self._room is not None:
+                async with self._room:
+                    self._room.notify_all()
+        finally:
+            self._probes.pop(index, None)
 
     async def acquire(self) -> int:
         if self._room is None:
             self._room = asyncio.Condition()
         async with self._room:
             while True:
-                index = await self._choose()
+                index = self._choose()
                 if index is not None:
                     break
                 await self._room.wait()
