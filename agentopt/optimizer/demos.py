@@ -39,16 +39,19 @@ def scored_well(example: Example, episode: Episode, rubric: Rubric) -> tuple[Exa
     failed = failed_criteria(episode)
     if not failed:
         return example, [], []
+    answer = example.output
+    if not isinstance(answer, dict):  # a plain-text answer has no field to leave out
+        return None, [], failed
     targets = {c.id: str(c.params.get("target", "")) for c in rubric.criteria}
     fields: list[str] = []
     for cid in failed:
         parts = targets.get(cid, "").split(".")
         key = parts[1] if len(parts) >= 2 and parts[0] == "answer" else None
-        if key is None or not isinstance(example.output, dict) or key not in example.output:
+        if key is None or key not in answer:
             return None, [], failed
         if key not in fields:
             fields.append(key)
-    output = {k: v for k, v in example.output.items() if k not in fields}
+    output = {k: v for k, v in answer.items() if k not in fields}
     if not output:
         return None, [], failed
     return Example(input=example.input, output=output), fields, []
@@ -84,8 +87,10 @@ class Cleaning:
 def lineage_section(decisions: list[dict[str, Any]], winner: str) -> str:
     """A diff.md section: what the examples of the winner and its ancestors left out ("" if none)."""
     by_id = {d["id"]: d for d in decisions}
-    lines, seen, cid = [], set(), winner
-    while cid in by_id and cid not in seen:
+    lines: list[str] = []
+    seen: set[str] = set()
+    cid: str | None = winner
+    while cid is not None and cid in by_id and cid not in seen:
         seen.add(cid)
         record = by_id[cid]
         note = record.get("note") or ""

@@ -73,7 +73,13 @@ class Operator(Protocol):
     # The spec component it changes (one of spec.agent.COMPONENTS): the operator is off unless the
     # spec's optimize.components allows it. None: it decides per proposal (or changes settings only).
     edits: str | None
-    first_params: Mapping[str, Any]  # the settings a new run tries it with first ({}: Optuna's choice)
+
+    @property
+    def first_params(self) -> Mapping[str, Any]:
+        """The settings a new run tries it with first ({}: Optuna's choice). Read-only, so an
+        operator may declare it as a plain dict class attribute."""
+        ...
+
     needs_mutator: bool  # it asks the mutator model to write text: left out when the mutator is the embedded model
     # Optional: `train_tasks = N`, how many train tasks' episodes it reads (ctx.train_episodes);
     # the loop plays the parent on as many tasks no candidate has played yet, within the budget.

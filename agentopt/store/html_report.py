@@ -210,8 +210,9 @@ def markdown_to_html(text: str) -> Markup:
     """Headings (shifted under the page's h2), - and 1. lists, ``` blocks (diff lines coloured),
     paragraphs, inline `code`, **bold** and _emphasis_; a leading YAML front matter stays verbatim."""
     out: list[str] = []
-    lines, i, para, listing = text.splitlines(), 0, [], ""
-    if lines and lines[0].strip() == "---" and "---" in (text.strip() for text in lines[1:]):
+    lines, i, listing = text.splitlines(), 0, ""
+    para: list[str] = []
+    if lines and lines[0].strip() == "---" and "---" in (line.strip() for line in lines[1:]):
         end = next(n for n in range(1, len(lines)) if lines[n].strip() == "---")
         out.append("<pre><code>" + escape("\n".join(lines[: end + 1]), quote=False) + "</code></pre>")
         i = end + 1
