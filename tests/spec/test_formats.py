@@ -337,3 +337,99 @@ def test_a_loaded_spec_has_the_python_shapes(tmp_path: Path):
     assert spec.tools == (ToolOverride("submit", "S."), ToolOverride("search", None, True))
     assert spec.optimize.search_space.temperature == (0.0, 1.0)
     assert spec.source == str(path)
+
+
+# --- the property: at every field, for a spread of JSON values, schema and model agree ------------------
+# Every field path of each generated schema (a check's fields for each check type) is set, in turn, to
+# each of VALUES in every shipped file; the model and the schema must accept or refuse it together.
+
+VALUES = [None, True, False, 0, -1, 1, 1.5, 3, 300, "", "x", "auto", "answer", [], ["x"], [1], {}, {"a": 1}]
+
+
+def field_paths(root: dict[str, Any], node: dict[str, Any], path: tuple[Any, ...] = (), depth: int = 0):
+    """Every field path the schema describes: mapping keys (`submit` for a mapping by name) and the
+    first item of a list, down to the leaves."""
+    if depth > 6:
+        return
+    if "$ref" in node:
+        node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    for branch in node.get("anyOf", []):
+        yield from field_paths(root, branch, path, depth + 1)
+    for name, sub in node.get("properties", {}).items():
+        yield (*path, name)
+        yield from field_paths(root, sub, (*path, name), depth + 1)
+    if isinstance(node.get("additionalProperties"), dict):
+        yield (*path, "submit")
+        yield from field_paths(root, node["additionalProperties"], (*path, "submit"), depth + 1)
+    if isinstance(node.get("items"), dict):
+        yield (*path, 0)
+        yield from field_paths(root, node["items"], (*path, 0), depth + 1)
+
+
+def put(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    data = copy.deepcopy(data)
+    node = data
+    for key, after in zip(path[:-1], path[1:]):
+        empty: Any = [] if isinstance(after, int) else {}
+        if isinstance(node, list):
+            while len(node) <= key:
+                node.append(copy.deepcopy(empty))
+            if not isinstance(node[key], list | dict):
+                node[key] = empty
+        elif not isinstance(node.get(key), list | dict):
+            node[key] = empty
+        node = node[key]
+    if isinstance(node, list):
+        while len(node) <= path[-1]:
+            node.append(None)
+    node[path[-1]] = value
+    return data
+
+
+# What no JSON Schema can say, so only the model refuses it: a search range's low above its high,
+# and a skill path that names a file (the loader reads it, then hands the model the skill).
+MODEL_ONLY = {"range_order", "skill_not_read"}
+
+
+def model_errors(adapter: Any, data: Any) -> set[str] | None:
+    """The error types the model gives `data` as a file writes it; None when it accepts it."""
+    try:
+        adapter.validate_python(data, by_alias=True, by_name=False, context={"file": "x.yaml"})
+    except ModelError as error:
+        return {item["type"] for item in error.errors()}
+    return None
+
+
+def disagreements(adapter: Any, schema: dict[str, Any], bases: list[Any], paths: list[tuple[Any, ...]]):
+    """(path, value, the model's errors) wherever the schema and the model disagree, but for MODEL_ONLY."""
+    validator = Draft202012Validator(schema)
+    for base in bases:
+        for path in paths:
+            for value in VALUES:
+                data = put(base, path, value)
+                errors = model_errors(adapter, data)
+                if (errors is None) != validator.is_valid(data) and not (errors and errors <= MODEL_ONLY):
+                    yield path, value, errors
+
+
+def test_at_every_field_the_generated_schema_and_the_models_accept_the_same_values(tmp_path: Path):
+    from pydantic import TypeAdapter
+
+    files = shipped(tmp_path)
+    agent_schema, rubric_schema = agent_json_schema(), rubric_json_schema()
+    agents = [yaml.safe_load(p.read_text()) for p in files["agent"][:2]]
+    agent_paths = sorted(set(field_paths(agent_schema, agent_schema)), key=str)
+    assert len(agent_paths) >= 40
+    assert list(disagreements(TypeAdapter(AgentSpec), agent_schema, agents, agent_paths)) == []
+
+    every = next(p for p in files["rubric"] if p.name == "every_check.yaml")
+    rubrics = [{"name": "r", "criteria": [criterion]} for criterion in yaml.safe_load(every.read_text())["criteria"]]
+    rubric_paths = sorted(set(field_paths(rubric_schema, rubric_schema)), key=str)
+    check_fields = {name for check in all_checks().values() for name in check.params_schema["properties"]}
+    rubric_paths += [("criteria", 0, "check", name) for name in sorted(check_fields)]
+    assert len(rubrics) == len(all_checks()) and len(rubric_paths) >= 30
+    assert list(disagreements(TypeAdapter(Rubric), rubric_schema, rubrics, rubric_paths)) == []
+
+    projects = [yaml.safe_load(p.read_text()) for p in files["project"]]
+    project_paths = sorted(set(field_paths(project.SCHEMA, project.SCHEMA)), key=str)
+    assert list(disagreements(project.PROJECT, project.SCHEMA, projects, project_paths)) == []
