@@ -141,13 +141,13 @@ def _list(data: dict[str, Any], key: str) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _validated(adapter: TypeAdapter[Any], data: Any, source: Source, schema: dict[str, Any]) -> Built:
+def _validated(adapter: TypeAdapter[Any], data: Any, source: Source, schema: Callable[[], dict[str, Any]]) -> Built:
     """The model built from `data` as a file writes it (aliases only), or its located problems."""
     try:
         return adapter.validate_python(data, by_alias=True, by_name=False, context={"file": source.file}), []
     except ModelError as error:
         reported = {problem.field for problem in source.problems}  # e.g. a lone surrogate, already said by the parser
-        return None, [p for p in located.problems(error, source.data, source, schema) if p.field not in reported]
+        return None, [p for p in located.problems(error, source.data, source, schema()) if p.field not in reported]
 
 
 AGENT: TypeAdapter[AgentSpec] = TypeAdapter(AgentSpec)
@@ -155,7 +155,10 @@ RUBRIC: TypeAdapter[Rubric] = TypeAdapter(Rubric)
 INTERNAL = ("source",)  # fields the loader sets, which a file may not
 
 
-def _internal_problems(source: Source, data: dict[str, Any], known: list[str]) -> list[Problem]:
+def _internal_problems(source: Source, data: dict[str, Any], schema: Callable[[], dict[str, Any]]) -> list[Problem]:
+    if not any(key in data for key in INTERNAL):
+        return []
+    known = list(schema()["properties"])
     return [source.problem(key, located.unknown_field(key, known)) for key in INTERNAL if key in data]
 
 
@@ -200,13 +203,13 @@ def _agent(source: Source) -> Built:
         problems += _search_space(source, data, [s for s in skills if isinstance(s, Skill)], not skill_problems)
         problems += _observation_template_problems(source, _mapping(data, "loop").get("observation_template"))
         problems += _tool_mode_problems(source, data) + _tool_override_problems(source, data)
-        problems += _internal_problems(source, data, list(schemas.agent_json_schema()["properties"]))
+        problems += _internal_problems(source, data, schemas.agent_json_schema)
         data = {key: value for key, value in data.items() if key not in INTERNAL} | {"source": source.file}
         if isinstance(data.get("skills"), list):
             data["skills"] = skills
         if "system_prompt" not in data and isinstance(data.get("system_prompt_file"), str):
             data["system_prompt"] = prompt
-    spec, found = _validated(AGENT, data, source, schemas.agent_json_schema())
+    spec, found = _validated(AGENT, data, source, schemas.agent_json_schema)
     problems += found
     if problems:
         return None, _finish(source, problems)
@@ -357,14 +360,14 @@ def _rubric(source: Source) -> Built:
         return None, list(source.problems)  # unreadable or not YAML: nothing more to say
     problems = list(source.problems)
     data = source.data
-    schema = schemas.rubric_json_schema()
+    schema = schemas.rubric_json_schema  # built only to word a problem
     if isinstance(data, dict):
         criteria = _list(data, "criteria")
         problems += _duplicate_ids(source, criteria)
         weights = [c.get("weight", 1) for c in criteria if isinstance(c, dict)]
         if criteria and all(_is_number(w) and w >= 0 for w in weights) and sum(weights) == 0:
             problems.append(source.problem("criteria", "the weights sum to 0: give some criterion a weight above 0"))
-        problems += _internal_problems(source, data, list(schema["properties"]))
+        problems += _internal_problems(source, data, schema)
         data = {key: value for key, value in data.items() if key not in INTERNAL} | {"source": source.file}
     rubric, found = _validated(RUBRIC, data, source, schema)
     problems += found

@@ -7,6 +7,8 @@ models themselves and word their messages from these schemas, so the two cannot 
 
 from __future__ import annotations
 
+import copy
+from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -26,6 +28,11 @@ def titled(title: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 def agent_json_schema() -> dict[str, Any]:
     """What an agent spec file may write (generated from AgentSpec)."""
+    return copy.deepcopy(_agent_schema())
+
+
+@cache
+def _agent_schema() -> dict[str, Any]:
     return titled("agentopt agent spec", TypeAdapter(AgentSpec).json_schema(by_alias=True))
 
 
@@ -34,6 +41,13 @@ def rubric_json_schema() -> dict[str, Any]:
 
     A file writes a criterion's check as one mapping, so the Python form's `check` (the type) and
     `params` (the fields) become `check`: one of the registered check types' schemas."""
+    checks = tuple((name, check.summary, check.params) for name, check in sorted(check_formats().items()))
+    return copy.deepcopy(_rubric_schema(checks))
+
+
+@cache
+def _rubric_schema(checks: tuple[tuple[str, str, type], ...]) -> dict[str, Any]:
+    """The rubric schema for these registered check types (name, summary, params)."""
     schema = TypeAdapter(Rubric).json_schema(by_alias=True)
     definitions = schema.setdefault("$defs", {})
     criterion = definitions["Criterion"]
@@ -41,14 +55,14 @@ def rubric_json_schema() -> dict[str, Any]:
     del properties["params"]
     properties["weight"]["default"] = 1
     branches = []
-    for name, check in sorted(check_formats().items()):
-        own = params_schema(check.params)
+    for name, summary, params in checks:
+        own = params_schema(params)
         definitions.update(own.pop("$defs", {}))
         branches.append({
             "type": "object",
             "title": name,
-            "description": check.summary,
-            "properties": {"type": {"const": name, "description": check.summary}, **own["properties"]},
+            "description": summary,
+            "properties": {"type": {"const": name, "description": summary}, **own["properties"]},
             "required": ["type", *own["required"]],
             "additionalProperties": False,
         })
