@@ -100,6 +100,7 @@ def write_inputs(folder: Path, model_url: str, padding_words: int = 0) -> tuple[
 
 
 def load_inputs(folder: Path, model_url: str, padding_words: int = 0):
+    import agentopt.scoring  # noqa: F401 - registers the check types a rubric is validated against
     from agentopt.spec.load import load_agent, load_rubric
 
     agent, rubric = write_inputs(folder, model_url, padding_words)
