@@ -103,3 +103,33 @@ def test_a_component_is_parsed_once_and_stays_the_text_the_journal_keeps():
     for bad in ("skill", "skill:", "system_prompt:x", "Skill:x", ""):
         with pytest.raises(ValueError):
             Component(bad)
+
+
+def test_an_environment_kind_from_a_package_is_asked_before_the_built_ins():
+    from agentopt.envs.kind import ENV_KINDS, EnvKind, actions_for, detect
+    from agentopt.envs.mcp_session import McpActions
+    from agentopt.envs.typed_session import TypedActions
+
+    mcp = {"title": "CallToolAction", "properties": {"type": {"const": "call_tool"}}}
+    code = {"title": "CodeAction", "properties": {"code": {"type": "string"}}, "required": ["code"]}
+    assert ENV_KINDS.names() == ["mcp", "typed"]
+    assert (detect(mcp).name, detect(code).name) == ("mcp", "typed")
+    assert isinstance(actions_for(None), McpActions)  # not probed yet: an older MCP server
+    typed = actions_for(EnvKind("typed", code))
+    assert isinstance(typed, TypedActions) and typed.tool.name == "code_action"
+
+    class Shell:
+        name, summary = "shell", "Shell environments: one command per step."
+
+        def matches(self, action_schema):
+            return action_schema.get("title") == "CodeAction"
+
+        def actions(self, action_schema):
+            return TypedActions(action_schema or {})
+
+    ENV_KINDS.add(Shell(), origin="entry point agentopt.env_kinds:shell (test)")
+    try:
+        assert (detect(code).name, detect(mcp).name) == ("shell", "mcp")
+    finally:
+        ENV_KINDS.reload()
+    assert detect(code).name == "typed"

@@ -1,4 +1,6 @@
-"""Which of OpenEnv's two kinds of environment a server is, learnt once from the server.
+"""Which kind of OpenEnv environment a server is, learnt once from the server; the kinds are an
+extension point (`EnvironmentKind`, registry `ENV_KINDS`, entry-point group `agentopt.env_kinds`).
+The two built-ins:
 
 - **MCP tool environments** (`MCPEnvironment`): the action is OpenEnv's `CallToolAction`;
   the agent gets the server's tools (`list_tools`) and each call is a `call_tool` step.
@@ -15,18 +17,15 @@ not an OpenEnv server, which is said in one line.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
-import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from agentopt.errors import InfraError, one_line
+from agentopt.registry import Registry, missing_attributes
 
-MCP_ACTIONS = ("CallToolAction", "ListToolsAction")
-MCP_TYPES = ("call_tool", "list_tools")
 PROBE_TIMEOUT_S = 10.0
 
 
@@ -36,49 +35,70 @@ class NotAnOpenEnvServer(InfraError):
 
 @dataclass(frozen=True)
 class EnvKind:
-    kind: str  # "mcp" or "typed"
-    action_schema: dict[str, Any] | None = None  # typed: the action's JSON Schema from /schema
+    """What probing a server learnt: its kind's name, and the action schema it published."""
+
+    kind: str  # a registered EnvironmentKind's name: "mcp", "typed", or a plug-in's
+    action_schema: dict[str, Any] | None = None  # the action's JSON Schema from /schema (None: an older MCP server)
 
 
-def is_mcp_action(schema: dict[str, Any]) -> bool:
-    """Whether an action schema is OpenEnv's MCP action (or a union that includes it)."""
-    if schema.get("title") in MCP_ACTIONS or set(MCP_ACTIONS) & set(schema.get("$defs") or {}):
-        return True
-    kind = (schema.get("properties") or {}).get("type")
-    if isinstance(kind, dict) and (kind.get("const") in MCP_TYPES or kind.get("default") in MCP_TYPES):
-        return True
-    return "tool_name" in (schema.get("properties") or {}) and "arguments" in (schema.get("properties") or {})
+class Actions(Protocol):
+    """How the agent acts in one episode's session of an environment of some kind
+    (`mcp_session.McpActions`, `typed_session.TypedActions`)."""
+
+    def client(self, url: str, step_timeout_s: float) -> Any:
+        """The session's WebSocket client (OpenEnv's), not yet connected."""
+        ...
+
+    async def tools(self, session: Any) -> list[Any]:
+        """The tools the agent gets (`observation.ToolSpec`)."""
+        ...
+
+    async def call_tool(self, session: Any, name: str, arguments: dict[str, Any]) -> Any:
+        """One action of the agent as a step (`observation.StepOutcome`)."""
+        ...
 
 
-def tool_name(schema: dict[str, Any]) -> str:
-    """The agent's tool for a typed action: its schema's title in snake case (`CodeAction` ->
-    `code_action`), `act` when it has none."""
-    title = str(schema.get("title") or "")
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", title)
-    name = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_").lower()
-    return name[:64] or "act"
+class EnvironmentKind(Protocol):
+    """A kind of OpenEnv environment: the extension point `ENV_KINDS` (entry-point group
+    `agentopt.env_kinds`). `matches` recognises a server's action schema (GET /schema); the
+    first kind that does is the server's (plug-ins are asked before the built-ins, `typed`, which
+    takes any schema, last)."""
+
+    name: str
+    summary: str
+
+    def matches(self, action_schema: dict[str, Any]) -> bool: ...
+
+    def actions(self, action_schema: dict[str, Any] | None) -> Actions: ...
 
 
-def tool_parameters(schema: dict[str, Any]) -> dict[str, Any]:
-    """The action's JSON Schema as a tool's parameters: OpenEnv's own `metadata` field and the
-    schema's title and description (the tool's name and description carry them) left out."""
-    params = copy.deepcopy(schema)
-    params.pop("title", None)
-    params.pop("description", None)
-    params.setdefault("type", "object")
-    properties = params.setdefault("properties", {})
-    properties.pop("metadata", None)
-    if "required" in params:
-        params["required"] = [r for r in params["required"] if r != "metadata"]
-        if not params["required"]:
-            del params["required"]
-    return params
+def kind_problem(item: object) -> str | None:
+    return missing_attributes(item, {"name": str, "summary": str}, ("matches", "actions"))
 
 
-def tool_description(schema: dict[str, Any]) -> str:
-    described = str(schema.get("description") or "").strip()
-    title = schema.get("title") or "action"
-    return described or f"Take one step in the environment: send one {title}."
+def _builtins() -> list[EnvironmentKind]:
+    from agentopt.envs.mcp_session import McpKind
+    from agentopt.envs.typed_session import TypedKind
+
+    return [McpKind(), TypedKind()]
+
+
+ENV_KINDS: Registry[EnvironmentKind] = Registry("agentopt.env_kinds", "environment kind", _builtins, kind_problem)
+OLDER_SERVER = "mcp"  # a server older than GET /schema: MCP, as agentopt always assumed
+
+
+def detect(action_schema: dict[str, Any]) -> EnvironmentKind:
+    """The kind whose `matches` recognises the schema first: plug-ins, then the built-ins in order."""
+    kinds = ENV_KINDS.all()
+    order = [n for n in kinds if ENV_KINDS.origin(n) != "agentopt"] + ENV_KINDS.builtin_names()
+    return next(kinds[n] for n in order if kinds[n].matches(action_schema))
+
+
+def actions_for(kind: EnvKind | None) -> Actions:
+    """How the agent acts in a session of a server of `kind` (None: not probed yet, taken for MCP)."""
+    if kind is None:
+        return ENV_KINDS.get(OLDER_SERVER).actions(None)
+    return ENV_KINDS.get(kind.kind).actions(kind.action_schema)
 
 
 async def probe(url: str, label: str, verify: Any = True, timeout_s: float = PROBE_TIMEOUT_S) -> EnvKind | None:
@@ -96,12 +116,12 @@ async def probe(url: str, label: str, verify: Any = True, timeout_s: float = PRO
         body = None
     action = body.get("action") if isinstance(body, dict) else None
     if isinstance(action, dict) and action:
-        return EnvKind("mcp") if is_mcp_action(action) else EnvKind("typed", action)
+        return EnvKind(detect(action).name, action)
     answered = f"GET /schema answered HTTP {response.status_code}" + ("" if response.status_code != 200 else " without an action schema")
     websocket = await _has_websocket(url, timeout_s)
     if websocket is False:
         raise NotAnOpenEnvServer(one_line(f"--env {label}: not an OpenEnv server (no /ws WebSocket endpoint; {answered})"))
-    return EnvKind("mcp")  # an OpenEnv server older than /schema: MCP, as agentopt always assumed
+    return EnvKind(OLDER_SERVER)  # an OpenEnv server older than /schema
 
 
 async def _has_websocket(url: str, timeout_s: float) -> bool | None:

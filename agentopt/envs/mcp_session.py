@@ -12,6 +12,20 @@ if TYPE_CHECKING:
     from agentopt.envs.session import EnvSession
 
 
+MCP_ACTIONS = ("CallToolAction", "ListToolsAction")
+MCP_TYPES = ("call_tool", "list_tools")
+
+
+def is_mcp_action(schema: dict[str, Any]) -> bool:
+    """Whether an action schema is OpenEnv's MCP action (or a union that includes it)."""
+    if schema.get("title") in MCP_ACTIONS or set(MCP_ACTIONS) & set(schema.get("$defs") or {}):
+        return True
+    kind = (schema.get("properties") or {}).get("type")
+    if isinstance(kind, dict) and (kind.get("const") in MCP_TYPES or kind.get("default") in MCP_TYPES):
+        return True
+    return "tool_name" in (schema.get("properties") or {}) and "arguments" in (schema.get("properties") or {})
+
+
 def result_text(result: Any) -> str:
     """An MCP tool result as text: its text blocks, else its data, else JSON."""
     if isinstance(result, dict):
@@ -67,3 +81,16 @@ class McpActions:
             metadata=dict(result.metadata or obs.get("metadata") or {}),
             fields=fields,
         )
+
+
+class McpKind:
+    """MCP tool environments (OpenEnv's `MCPEnvironment`): the server's own tools, each call a `call_tool` step."""
+
+    name = "mcp"
+    summary = "MCP tool environments: the agent gets the server's tools (list_tools), each call a call_tool step."
+
+    def matches(self, action_schema: dict[str, Any]) -> bool:
+        return is_mcp_action(action_schema)
+
+    def actions(self, action_schema: dict[str, Any] | None) -> McpActions:
+        return McpActions()

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from agentopt.envs.builtin import BUILTIN_ENVS
-from agentopt.envs.kind import EnvKind, probe
+from agentopt.envs.kind import EnvKind, actions_for, probe
 from agentopt.envs.observation import (  # noqa: F401 - PROMPT_FIELDS re-exported
     PROMPT_FIELDS,
     ResetOutcome,
@@ -441,7 +441,7 @@ class EnvSession:
     def __init__(self, env: RunningEnv):
         self.env = env
         self._client: Any = None
-        self._actions: Any = None  # how the agent acts: McpActions or TypedActions
+        self._actions: Any = None  # how the agent acts: its environment kind's Actions
         self._deadline = 0.0
         self._generation = env.generation  # the launch of the server this session talks to
 
@@ -449,15 +449,7 @@ class EnvSession:
         await self.env.ensure_running()  # a fresh server if the last one died
         self._generation = self.env.generation
         self._deadline = time.monotonic() + self.env.episode_timeout_s
-        kind = await self.env.kind()
-        if kind is not None and kind.kind == "typed":
-            from agentopt.envs.typed_session import TypedActions
-
-            self._actions = TypedActions(kind.action_schema or {})
-        else:
-            from agentopt.envs.mcp_session import McpActions
-
-            self._actions = McpActions()
+        self._actions = actions_for(await self.env.kind())  # the kind's (agentopt.envs.kind.ENV_KINDS)
         # A WebSocket client only (OpenEnv's GenericEnvClient): no HTTP client, no HTTP call per episode.
         self._client = self._actions.client(self.env.url, self.env.step_timeout_s)
         await self._guard("connect", self._client.connect())

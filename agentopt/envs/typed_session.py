@@ -10,12 +10,12 @@ on: the server keeps the session after such an error.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
-from agentopt.envs.kind import tool_description, tool_name, tool_parameters
 from agentopt.envs.observation import StepOutcome, ToolSpec, observation_fields, step_text
 
 if TYPE_CHECKING:
@@ -23,6 +23,37 @@ if TYPE_CHECKING:
 
 # OpenEnv's client raises RuntimeError("Server error: MESSAGE (code: CODE)") for an error frame.
 _REJECTED = re.compile(r"^Server error: (?P<message>.*) \(code: (?P<code>VALIDATION_ERROR|EXECUTION_ERROR)\)$", re.S)
+
+
+def tool_name(schema: dict[str, Any]) -> str:
+    """The agent's tool for a typed action: its schema's title in snake case (`CodeAction` ->
+    `code_action`), `act` when it has none."""
+    title = str(schema.get("title") or "")
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", title)
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_").lower()
+    return name[:64] or "act"
+
+
+def tool_parameters(schema: dict[str, Any]) -> dict[str, Any]:
+    """The action's JSON Schema as a tool's parameters: OpenEnv's own `metadata` field and the
+    schema's title and description (the tool's name and description carry them) left out."""
+    params = copy.deepcopy(schema)
+    params.pop("title", None)
+    params.pop("description", None)
+    params.setdefault("type", "object")
+    properties = params.setdefault("properties", {})
+    properties.pop("metadata", None)
+    if "required" in params:
+        params["required"] = [r for r in params["required"] if r != "metadata"]
+        if not params["required"]:
+            del params["required"]
+    return params
+
+
+def tool_description(schema: dict[str, Any]) -> str:
+    described = str(schema.get("description") or "").strip()
+    title = schema.get("title") or "action"
+    return described or f"Take one step in the environment: send one {title}."
 
 
 class _Rejected:
@@ -90,3 +121,18 @@ class TypedActions:
             metadata=dict(fields.get("metadata") or {}),
             fields=fields,
         )
+
+
+class TypedKind:
+    """Typed-action environments (`create_app(factory, MyAction, MyObservation)`): one tool, the action.
+
+    It takes any action schema: the kind a server is when no other kind recognises its action."""
+
+    name = "typed"
+    summary = "Typed-action environments: the agent gets one tool, the action's JSON Schema; each call is a step."
+
+    def matches(self, action_schema: dict[str, Any]) -> bool:
+        return True
+
+    def actions(self, action_schema: dict[str, Any] | None) -> TypedActions:
+        return TypedActions(action_schema or {})
