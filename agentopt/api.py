@@ -332,7 +332,7 @@ def optimize(
         optimizer = setup.optimizer(display, model=model, extra_operators=objects)
         started = time.monotonic()
         result = setup.play(optimizer)
-        summary = finish_run(setup.run, result, optimizer, setup.agent_file, setup.rubric, setup.target, config, time.monotonic() - started)
+        summary = setup.finish(result, optimizer, time.monotonic() - started)
     return OptimizeResult(setup.run.path, result.winner.spec, summary, result)
 
 
@@ -354,10 +354,54 @@ class RunSetup:
     def optimizer(self, display: Any = None, model: ChatModel | None = None, extra_operators: dict[str, Any] | None = None) -> Any:
         from agentopt.optimizer.loop import Optimizer
 
+        if self.config.storage:  # the run's state in the database: this process is one of its workers
+            from agentopt.optimizer.workers import SharedOptimizer
+
+            if self.retry_errors:
+                raise UsageError("--retry-errors is not available with --storage (a shared run): resume it without --storage first")
+            return SharedOptimizer(
+                self.spec, self.rubric, self.target, self.run, self.config, display, model=model, extra_operators=extra_operators,
+                run_id=self.run_id, store=self.shared_store(),
+            )
         return Optimizer(
             self.spec, self.rubric, self.target, self.run, self.config, display, retry_errors=self.retry_errors,
             model=model, extra_operators=extra_operators, run_id=self.run_id,
         )
+
+    def shared_store(self) -> Any:
+        """The run's rows in --storage's database, registered by the first process of the run."""
+        from agentopt.optimizer.shared import SqlRunStore
+
+        store = SqlRunStore(self.config.storage, self.run_id or self.run.path.name)
+        store.create_schema()
+        options = json.loads((self.run.path / RUN_OPTIONS).read_text(encoding="utf-8"))
+        inputs = {p.relative_to(self.run.path / "inputs").as_posix(): p.read_text(encoding="utf-8")
+                  for p in sorted((self.run.path / "inputs").rglob("*")) if p.is_file()}
+        if self.config.eval.tasks_file and Path(self.config.eval.tasks_file).is_file():
+            tasks = Path(self.config.eval.tasks_file)
+            inputs[f"tasks{tasks.suffix}"] = tasks.read_text(encoding="utf-8")
+        store.register(options, inputs)
+        c0 = self.run.path / "candidates" / "c0"
+        if (c0 / "agent.yaml").exists():
+            store.put_folder("c0", c0)
+        return store
+
+    def finish(self, result: Any, optimizer: Any, wall_s: float) -> dict[str, Any]:
+        """summary.json, best/ and the reports; a shared run's folder is then written from the database
+        (the worker that played the final test stored the summary there first)."""
+        if not self.config.storage:
+            return finish_run(self.run, result, optimizer, self.agent_file, self.rubric, self.target, self.config, wall_s)
+        from agentopt.optimizer.export_run import export_run
+
+        store = optimizer.store
+        try:
+            if result.summaries is not None:
+                summary = finish_run(self.run, result, optimizer, self.agent_file, self.rubric, self.target, self.config, wall_s)
+                store.complete(summary)
+            export_run(store, self.run)
+        finally:
+            optimizer.close()
+        return json.loads((self.run.path / SUMMARY).read_text(encoding="utf-8"))
 
     def play(self, optimizer: Any) -> Any:
         """Run the search; a plan refused before any episode leaves no half-made run folder."""
@@ -369,6 +413,10 @@ class RunSetup:
         except PlanRefused:
             if not self.resumed:  # nothing was played: no half-made run folder is left to resume
                 shutil.rmtree(self.run.path, ignore_errors=True)
+            raise
+        except BaseException:
+            if self.config.storage:
+                optimizer.close()  # a shared run's heartbeat stops: its claim expires and another worker takes it over
             raise
 
 

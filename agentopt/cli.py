@@ -275,14 +275,45 @@ def runs_command(
 
 
 @app.command("report")
-def report_command(run: Path = typer.Argument(..., help="A run folder.")) -> None:
-    """Re-render a run's report.md and report.html and print where they are."""
-    from agentopt.commands.runs import rerender
+def report_command(
+    run: str = typer.Argument(..., help="A run folder; with --storage, a run id (or the folder of one of its runs)."),
+    storage: str | None = typer.Option(None, "--storage", help="The database of a shared run: write RUNS_DIR/RUN from it (docs/scaling.md)."),
+    runs_dir: Path = typer.Option(Path("runs"), help="With --storage: where the run folder is written."),
+) -> None:
+    """Re-render a run's report.md and report.html and print where they are.
 
+    With --storage URL: write the run folder (journal, candidates, best/, summary.json, reports) from the database first."""
     try:
-        typer.echo(rerender(run))
+        if storage:
+            from agentopt.commands.worker import export_from_storage
+
+            typer.echo(export_from_storage(run, storage, runs_dir))
+            return
+        from agentopt.commands.runs import rerender
+
+        typer.echo(rerender(Path(run)))
     except AgentoptError as error:
         _fail(error)
+
+
+@app.command("worker")
+def worker_command(
+    run: str = typer.Argument(..., help="The run id (the run folder's name, printed by agentopt run --storage)."),
+    storage: str = typer.Option(..., "--storage", help="The run's database: postgresql://USER:PASSWORD@HOST:PORT/DB or sqlite:///PATH.db."),
+    env: str | None = typer.Option(None, "--env", "-e", help="The run's --env again, when it had credentials (they are never stored)."),
+    runs_dir: Path = typer.Option(Path("runs"), help="Where this worker's folder (RUN-worker-<host>-<pid>) is written."),
+    sandbox: str | None = typer.Option(None, "--sandbox", help="How launched environment servers are confined: local (default), docker or none (docs/sandbox.md)."),
+    sandbox_image: str | None = typer.Option(None, "--sandbox-image", help="With --sandbox docker: the image."),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Same as --sandbox none."),
+) -> None:
+    """Join a shared optimization from any machine: claim iterations until its budget is spent (docs/scaling.md)."""
+    try:
+        from agentopt.commands.worker import run_worker
+
+        code = run_worker(run, storage, runs_dir, env, _sandbox_mode(sandbox, no_sandbox), sandbox_image)
+    except AgentoptError as error:
+        _fail(error)
+    raise typer.Exit(code)
 
 
 @app.command("export")

@@ -42,7 +42,9 @@ def make_engine(url: str, **options):
 
     url = normalize(url)
     connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if is_postgres(url) else {"timeout": 30}
-    return sqlalchemy.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
+    with warnings.catch_warnings():  # e.g. a query argument the driver ignores (?password= on SQLite): not worth a line
+        warnings.simplefilter("ignore")
+        return sqlalchemy.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
 
 
 def check_storage(url: str, option: str = "--storage") -> str:
@@ -62,9 +64,7 @@ def check_storage(url: str, option: str = "--storage") -> str:
     if backend == "sqlite" and not parsed.database:
         raise UsageError(f"{option} {shown}: an in-memory SQLite database cannot be shared; give a file, sqlite:///PATH.db")
     try:
-        with warnings.catch_warnings():  # e.g. a query argument the driver ignores: not the user's problem here
-            warnings.simplefilter("ignore")
-            engine = make_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        engine = make_engine(url, poolclass=sqlalchemy.pool.NullPool)
     except (NoSuchModuleError, ImportError, ModuleNotFoundError) as exc:
         extra = f"; {POSTGRES_EXTRA} (psycopg 3, used for postgresql:// URLs)" if backend == "postgresql" else ""
         raise UsageError(f"{option} {shown}: the database driver is not installed ({_first_line(exc)}){extra}") from None

@@ -91,17 +91,25 @@ def _optimize(
     config: RunConfig, sandbox: str, retry_errors: bool, sandbox_image: str | None, env_replicas: int = 1, as_json: bool = False,
     verbosity: int = 0,
 ) -> int:
-    console = Console(highlight=False, stderr=as_json)  # with --json, stdout holds only the JSON document
-    quiet = verbosity < 0
     setup = prepare_run(
         held, agent, rubric, env, runs_dir, config, resume=resume, sandbox=sandbox, sandbox_image=sandbox_image, retry_errors=retry_errors,
         env_replicas=env_replicas,
     )
+    return play_run(setup, retry_errors, as_json, verbosity)
+
+
+def play_run(setup: Any, retry_errors: bool = False, as_json: bool = False, verbosity: int = 0) -> int:
+    """The live display, the search and the run folder's outputs (`agentopt run` and `agentopt worker`)."""
+    console = Console(highlight=False, stderr=as_json)  # with --json, stdout holds only the JSON document
+    quiet = verbosity < 0
     spec, rules, target, run, config = setup.spec, setup.rubric, setup.target, setup.run, setup.config
 
     if not quiet:
         console.print(f"Optimizing [bold]{spec.name}[/bold] ({spec.model}) on [bold]{redact_url(target.label)}[/bold]; mutator {config.mutator_model}")
         console.print(f"Run folder: {run.path}  (touch {run.path / 'STOP'} to stop cleanly; --resume {run.path} to continue)")
+    if config.storage and not quiet:
+        console.print(f"Shared run {setup.run_id} in {redact_url(config.storage)}: add workers from any machine with "
+                      f"agentopt worker {setup.run_id} --storage URL", markup=False, soft_wrap=True)
     if config.mutator_model == rules.judge_model and any(c.check == "llm_judge" for c in rules.criteria):
         console.print("[yellow]warning:[/yellow] the mutator and the judge are the same model: it may learn to please itself")
     with Live(console=console, refresh_per_second=4, transient=False) if not quiet else _NoLive(console) as live:
@@ -119,11 +127,13 @@ def _optimize(
             return 130
     if not console.is_terminal and not quiet:
         console.line()  # rich leaves a non-terminal Live's last line open: end it before the summary
-    summary = finish_run(run, result, optimizer, setup.agent_file, rules, target, config, time.monotonic() - started)
+    summary = setup.finish(result, optimizer, time.monotonic() - started)
     if retry_errors:
         console.print(f"retried {optimizer.retried} episode(s) that had hit infrastructure errors")
     if line := truncation_line(summary["truncation"]):
         console.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True)
+    if config.storage and result.summaries is None:
+        console.print("the final test was played by another worker of the run; this folder was written from the database")
     console.print(f"stopped: {result.stopped}", markup=False, soft_wrap=True)  # one line, however long
     if config.curriculum:
         from agentopt.optimizer.curriculum import report

@@ -22,6 +22,7 @@ The budget counts every line (both plays were paid for).
 from __future__ import annotations
 
 import hashlib
+from typing import Protocol
 
 from agentopt.episode_record import Episode
 from agentopt.optimizer.artifacts import portable
@@ -39,6 +40,24 @@ CANDIDATES = "candidates.jsonl"
 def spec_hash(spec: AgentSpec) -> str:
     """Identifies a spec's content: the same spec always gives the same hash."""
     return hashlib.sha256(agent_to_yaml(portable(spec)).encode()).hexdigest()[:16]
+
+
+class RunJournal(Protocol):
+    """Where a run's episodes and decisions live, as the optimizer reads and appends them: the run
+    folder's files (`Journal`, one process) or a SQL database shared by many workers
+    (`agentopt.optimizer.shared.SqlRunStore`, `--storage URL`)."""
+
+    episodes: dict[tuple[str, str, str, str], Episode]  # (candidate, spec hash, split, task) -> the latest play
+    decisions: list[Decision]
+    played: int  # episodes paid for (the rollout budget spent)
+    cost: float
+
+    def episode(self, candidate: str, spec: str, split: str, task_id: str) -> Episode | None: ...
+    def add_episode(self, candidate: str, spec: str, split: str, episode: Episode) -> None: ...
+    def add_decision(self, decision: Decision) -> None: ...
+    def decision(self, candidate: str) -> Decision | None: ...
+    def infra_errors(self) -> list[tuple[str, str, str, str]]: ...
+    def forget(self, key: tuple[str, str, str, str]) -> None: ...
 
 
 class Journal:

@@ -22,6 +22,7 @@ it, with no finished episode played again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import random
@@ -42,7 +43,7 @@ from agentopt.optimizer.account import nothing_to_learn
 from agentopt.optimizer.artifacts import load_candidate_spec, save_spec
 from agentopt.optimizer.budget import Budget, BudgetTracker, Plan
 from agentopt.optimizer.frontier import select_parent
-from agentopt.optimizer.journal import Journal, spec_hash
+from agentopt.optimizer.journal import Journal, RunJournal, spec_hash
 from agentopt.optimizer.operators import all_operators
 from agentopt.optimizer.operators.sample import player
 from agentopt.optimizer.study import DUPLICATE, NOTHING_PROPOSED, OperatorStudy
@@ -165,7 +166,7 @@ class Optimizer:
         self.run = run
         self.config = config
         self.display = display or _Quiet()
-        self.journal = Journal(run)
+        self.journal = self._open_journal()
         self.operators = self._operators()
         self.candidates: dict[str, Candidate] = {"c0": self.baseline}
         self.pool: list[str] = []  # accepted candidates (the baseline first)
@@ -175,6 +176,14 @@ class Optimizer:
         self.counts = {"proposed": 0, "screened_out": 0, "rejected": 0, "accepted": 0, "invalid": 0, "duplicate": 0, "errors": 0}
         self._hashes: dict[str, str] = {}  # candidate id -> spec hash, for duplicate detection
         self.tracker = self._tracker()
+
+    def _open_journal(self) -> RunJournal:
+        """Where the run's episodes and decisions live: the run folder's files (`Journal`)."""
+        return Journal(self.run)
+
+    def _write_doc(self, name: str, data: Any) -> None:
+        """plan.json, splits.json, overlap.json: in the run folder."""
+        self.run.write_json(name, data)
 
     def _operators(self) -> dict[str, Operator]:
         available = {**all_operators(), **self.extra_operators}
@@ -249,7 +258,7 @@ class Optimizer:
             test = await evaluator.tasks("test", self.config.test_episodes) if self.config.run_test else []
             self.test_reserve = 2 * len(test)  # the baseline and the winner on test, at the end
             self.plan = Plan.make(self.config.budget.max_rollouts, len(train), len(val), len(test), self.config.minibatch)
-            self.run.write_json("plan.json", self.plan.to_dict())
+            self._write_doc("plan.json", self.plan.to_dict())
             for line in self.plan.lines():
                 self.display.note(line)
             refusal = self.plan.refusal()
@@ -257,9 +266,9 @@ class Optimizer:
                 raise PlanRefused(refusal)
             await evaluator.check_spec(self.baseline.spec)
             self.env_tools = await self._env_tools()
-            self.run.write_json("splits.json", {name: [t.task_id for t in tasks] for name, tasks in (("train", train), ("val", val), ("test", test))})
+            self._write_doc("splits.json", {name: [t.task_id for t in tasks] for name, tasks in (("train", train), ("val", val), ("test", test))})
             overlap = held_out_overlap({"train": train, "val": val, "test": test})
-            self.run.write_json("overlap.json", overlap)
+            self._write_doc("overlap.json", overlap)
             if warning := overlap_warning(overlap, {"val": len(val), "test": len(test)}):
                 self.display.warn(warning)
             if self.retry_errors:
@@ -378,10 +387,13 @@ class Optimizer:
     def _pick(self, iteration: int, train: list[TaskRef], batch: int) -> tuple[random.Random, Candidate, list[TaskRef]]:
         """Iteration i's rng, parent and minibatch: the same every time they are asked for."""
         rng = _iteration_rng(self.config.seed, iteration)
-        parent = self.candidates[select_parent({c: self.val_scores[c] for c in self.pool}, rng)]
+        parent = self.candidates[self._select_parent(iteration, rng)]
         if self.config.curriculum:
             return rng, parent, curriculum.minibatch(rng, self.run.path, self.journal.decisions, train, batch)
         return rng, parent, rng.sample(train, batch)
+
+    def _select_parent(self, iteration: int, rng: random.Random) -> str:
+        return select_parent({c: self.val_scores[c] for c in self.pool}, rng)
 
     async def _iteration(self, iteration: int, train: list[TaskRef], val: list[TaskRef], batch: int) -> None:
         cid = f"c{iteration}"
@@ -392,7 +404,20 @@ class Optimizer:
             # Like GEPA: a parent that is perfect on the minibatch has no failure to learn from.
             self._record(cid, parent, "none", None, "", "skipped", "the parent is perfect on this minibatch")
             return
+        resumed = self._resumed_proposal(iteration, parent)
+        if resumed is not None:  # a worker that took this iteration over plays the child its first holder proposed
+            ask, proposal = resumed
+        else:
+            ask, proposal = await self._propose(iteration, cid, rng, parent, parent_eps, train, val, batch)
+            if proposal is None:
+                return
+        await self._play_child(iteration, cid, rng, parent, parent_eps, train, minibatch, val, ask, proposal)
+
+    async def _propose(self, iteration: int, cid: str, rng: random.Random, parent: Candidate, parent_eps: list[Episode],
+                       train: list[TaskRef], val: list[TaskRef], batch: int) -> tuple[Any, Any]:
+        """Optuna's ask and the operator's child; (ask, None) when the iteration ended without one (recorded)."""
         ask = self.study.ask(self.operators, self.baseline, iteration)  # search spaces are the run's, not the parent's
+        self._note(iteration, {"parent": parent.id, "trial": ask.trial.number, "operator": ask.operator, "params": ask.params})
         more = await self._operator_train(self.operators[ask.operator], parent, iteration, train, batch + len(val) + self.test_reserve)
         ctx = ProposalContext(
             parent=parent,
@@ -416,14 +441,14 @@ class Optimizer:
             self.counts["errors"] += 1
             self._record(cid, parent, ask.operator, None, "", "error", f"operator failed: {exc}", trial=(ask, None))
             self.study.tell(ask, None)
-            return
+            return ask, None
         if proposal is None:
             self.counts["invalid"] += 1
             self._record(cid, parent, ask.operator, None, "", "invalid", f"{ask.operator} had nothing to propose", trial=(ask, NOTHING_PROPOSED))
             self.study.tell(ask, NOTHING_PROPOSED)
-            return
+            return ask, None
         spec = replace(proposal.spec, name=parent.spec.name)
-        same = self._evaluated(spec_hash(spec))
+        same = self._duplicate_of(cid, spec_hash(spec))
         if same is not None:  # never played again: the earlier candidate's recorded result stands
             earlier = self.journal.decision(same)
             self.counts["duplicate"] += 1
@@ -431,12 +456,21 @@ class Optimizer:
             self._record(cid, parent, ask.operator, proposal.component, proposal.note, "duplicate", reason,
                          earlier.train if earlier else None, earlier.val if earlier else None, trial=(ask, DUPLICATE), duplicate_of=same)
             self.study.tell(ask, DUPLICATE)
-            return
+            return ask, None
+        proposal = replace(proposal, spec=spec)
+        self._save_candidate(cid, spec)
+        self._note(iteration, {"parent": parent.id, "trial": ask.trial.number, "operator": ask.operator, "params": ask.params,
+                               "component": proposal.component, "note": proposal.note, "spec": spec_hash(spec)})
+        return ask, proposal
+
+    async def _play_child(self, iteration: int, cid: str, rng: random.Random, parent: Candidate, parent_eps: list[Episode],
+                          train: list[TaskRef], minibatch: list[TaskRef], val: list[TaskRef], ask: Any, proposal: Any) -> None:
+        """Screen the child on the parent's minibatch, then (when better there) decide it on val."""
+        spec = proposal.spec
         self.tracker.add_candidate()
         self.counts["proposed"] += 1
         child = Candidate(cid, spec, parent.id, ask.operator, proposal.component, proposal.note)
         self.candidates[cid] = child
-        save_spec(child.spec, self.run.path / "candidates" / cid)
         self.display.step(f"{cid}: screening ({ask.operator}: {proposal.note[:60]})")
         child_eps = await self.evaluate(child, minibatch, "train")
         screen = await self._screen(iteration, parent, child, train, minibatch, parent_eps, child_eps, len(val))
@@ -450,14 +484,16 @@ class Optimizer:
             return
         self.display.step(f"{cid}: evaluating on val")
         val_eps = await self.evaluate(child, val, "val")
-        best = self.best()
-        decision = decide(_by_task(val_eps), self.val_scores[best], self.config.min_delta, self.config.significance, rng)
-        status = "accepted" if decision.accepted else "rejected"
-        self.counts[status] += 1
-        if decision.accepted:
-            self.pool.append(cid)
-            self.val_scores[cid] = _by_task(val_eps)
-        self._decide(child, status, decision.reason, train_info, val_eps, trial=(ask, gain))
+        with self.journal_exclusive():  # with many workers: against the global best, recorded before anyone else decides
+            self._sync()
+            best = self.best()
+            decision = decide(_by_task(val_eps), self.val_scores[best], self.config.min_delta, self.config.significance, rng)
+            status = "accepted" if decision.accepted else "rejected"
+            self.counts[status] += 1
+            if decision.accepted:
+                self.pool.append(cid)
+                self.val_scores[cid] = _by_task(val_eps)
+            self._decide(child, status, decision.reason, train_info, val_eps, trial=(ask, gain))
         self.study.tell(ask, gain)
 
     def _others(self, iteration: int, train: list[TaskRef], minibatch: list[TaskRef]) -> list[TaskRef]:
@@ -517,6 +553,30 @@ class Optimizer:
             self.display.step(f"{child.id}: tied with {parent.id} on every task: screening on {len(tasks)} more")
             screen = screen.wider(await self.evaluate(parent, tasks, "train"), await self.evaluate(child, tasks, "train"))
         return screen
+
+    # --- hooks a shared run (agentopt.optimizer.workers) fills in; one process: nothing to do ---
+    def journal_exclusive(self) -> Any:
+        return contextlib.nullcontext()
+
+    def _sync(self) -> None:
+        """Bring the pool up to date (other workers' decisions)."""
+
+    def _note(self, iteration: int, proposal: dict[str, Any]) -> None:
+        """Remember what iteration `iteration` proposed so far."""
+
+    def _resumed_proposal(self, iteration: int, parent: Candidate) -> tuple[Any, Any] | None:
+        return None
+
+    def _duplicate_of(self, cid: str, key: str) -> str | None:
+        return self._evaluated(key)
+
+    def _save_candidate(self, cid: str, spec: AgentSpec) -> None:
+        save_spec(spec, self.run.path / "candidates" / cid)
+
+    def sample_room(self, wanted: int, reserve: int) -> int:
+        """How many sample episodes the budget spares, keeping `reserve` for the child and the final test."""
+        limit = self.config.budget.max_rollouts
+        return wanted if limit is None else max(0, limit - self.tracker.rollouts - reserve)
 
     def _evaluated(self, key: str) -> str | None:
         """The id of a candidate already played (screened at least) whose spec hash is `key`."""

@@ -104,6 +104,15 @@ class OperatorStudy:
                 self.study.tell(trial.number, state=self._optuna.trial.TrialState.FAIL)
                 self.study.enqueue_trial(trial.params, skip_if_exists=False)
 
+    def close(self) -> None:
+        """Let go of the database connections (a shared study's engine; SQLite's too)."""
+        backend = getattr(self.study._storage, "_backend", self.study._storage)
+        if hasattr(backend, "remove_session"):
+            backend.remove_session()
+        engine = getattr(backend, "engine", None)
+        if engine is not None:
+            engine.dispose()
+
     def ask(self, operators: dict[str, Any], space_of: Any, iteration: int) -> Ask:
         """The sampler is seeded by the iteration, so a resumed run asks what an unbroken one would."""
         samplers = self._optuna.samplers

@@ -122,8 +122,7 @@ def player(optimizer: Any, cid: str, train: list[Any], reserve: int, cap: int | 
 
     async def play(spec: Any, task_ids: list[str]) -> list[Episode]:
         nonlocal asked
-        limit = optimizer.config.budget.max_rollouts
-        room = len(task_ids) if limit is None else max(0, limit - optimizer.tracker.rollouts - reserve)
+        room = optimizer.sample_room(len(task_ids), reserve)
         if cap is not None:
             room = min(room, max(0, cap - asked))
         tasks = [by_id[t] for t in task_ids if t in by_id][:room]
