@@ -148,7 +148,8 @@ def test_workers_share_one_run_and_spend_its_budget_once(tmp_path, pg_url, worke
         _finish([starter, *joined], tmp_path, url=pg_url)
     shared = _check_shared_run(pg_url, run_id, BUDGET)
     assert len(shared["workers"]) >= 2, "the joined workers decided nothing"  # they did share the work
-    assert shared["played"] > BUDGET - 12, shared["played"]  # the budget, not patience, ended the search: it was shared and spent once
+    # The budget, not patience, ended the search: the workers shared it (each claim reserves the most its iteration can play).
+    assert shared["summary"]["stopped"] == "not enough rollouts left for another candidate", shared["summary"]["stopped"]
     run = tmp_path / "runs" / run_id
     summary = json.loads((run / "summary.json").read_text())
     assert summary == shared["summary"]
