@@ -51,7 +51,7 @@ def slow_quiz(delay: float):
 
 
 def _env(tmp_path: Path, ttl: float = 60) -> dict[str, str]:
-    return {**os.environ, "AGENTOPT_HOME": str(tmp_path / ".cache"), "PYTHONPATH": os.environ.get("PGW_DEBUG", "") + str(REPO), "AGENTOPT_CLAIM_TTL": str(ttl)}
+    return {**os.environ, "AGENTOPT_HOME": str(tmp_path / ".cache"), "PYTHONPATH": str(REPO), "AGENTOPT_CLAIM_TTL": str(ttl)}
 
 
 def _spawn(tmp_path: Path, *args: str, ttl: float = 60, name: str = "p") -> subprocess.Popen:
@@ -105,10 +105,6 @@ def _finish(procs: list[subprocess.Popen], tmp_path: Path, timeout: float = 150,
         except subprocess.TimeoutExpired:
             sessions = _sql(url, "SELECT a.pid, a.state, a.wait_event_type, a.wait_event, pg_blocking_pids(a.pid), left(a.query, 300) "
                                  "FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()") if url else []
-            for other in procs:
-                if os.environ.get("PGW_DEBUG"):
-                    other.send_signal(signal.SIGUSR1)
-            time.sleep(1)
             for other in procs:
                 other.kill()
             raise AssertionError(f"the workers did not finish in {timeout}s; database sessions: {sessions}") from None
