@@ -3,10 +3,15 @@ tools, listed and each called as a step over the session's one WebSocket."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from agentopt.envs.observation import StepOutcome, ToolSpec, observation_fields
+from agentopt.errors import EnvError
+from agentopt.redact import redact
 
 if TYPE_CHECKING:
     from agentopt.envs.session import EnvSession
@@ -43,6 +48,29 @@ def _tool(payload: dict[str, Any]) -> ToolSpec:
     return ToolSpec(str(payload.get("name", "")), payload.get("description") or "", dict(schema))
 
 
+async def _tools_before_reset(session: EnvSession) -> list[ToolSpec]:
+    """The tools outside an episode (the spec check, the optimizer's tool list): over the
+    WebSocket, a `list_tools` step before any reset is refused by environments that need a
+    task first (agentopt's own), so these few listings go through OpenEnv's HTTP MCP
+    session (MCPToolClient), which asks the environment's MCP server directly."""
+    from openenv.core.mcp_client import MCPToolClient
+
+    from agentopt.envs.session import _close_quietly, _tls_context
+
+    session._live()  # closed after a failure: say so, as for any request
+    env = session.env
+    client = MCPToolClient(base_url=env.url, message_timeout_s=env.step_timeout_s)
+    client._http_client = httpx.AsyncClient(verify=_tls_context())  # the CA bundle loaded once per process
+    try:
+        async with asyncio.timeout(env.step_timeout_s):
+            tools = await client.list_tools(use_cache=False)
+    except Exception as exc:  # noqa: BLE001 - every failure here is the environment's
+        raise EnvError(redact(f"environment {env.target.label}: list_tools failed: {type(exc).__name__}: {exc}"[:400])) from None
+    finally:
+        await _close_quietly(client)
+    return [ToolSpec(t.name, t.description or "", dict(t.input_schema or {})) for t in tools]
+
+
 class McpActions:
     """Everything over the session's one WebSocket: `list_tools` and `call_tool` are steps the
     server's /ws handler routes to the environment's MCP server (OpenEnv 0.3 and later). OpenEnv's
@@ -57,6 +85,8 @@ class McpActions:
         return GenericEnvClient(base_url=url, message_timeout_s=step_timeout_s)
 
     async def tools(self, session: EnvSession) -> list[ToolSpec]:
+        if not session.was_reset:
+            return await _tools_before_reset(session)
         result = await session._guard("list_tools", session._live().step({"type": "list_tools"}))
         obs = result.observation if isinstance(result.observation, dict) else {}
         return [_tool(t) for t in obs.get("tools") or [] if isinstance(t, dict)]

@@ -444,6 +444,7 @@ class EnvSession:
         self._actions: Any = None  # how the agent acts: its environment kind's Actions
         self._deadline = 0.0
         self._generation = env.generation  # the launch of the server this session talks to
+        self.was_reset = False  # tools listed before any reset go another way (mcp_session.py)
 
     async def __aenter__(self) -> EnvSession:
         await self.env.ensure_running()  # a fresh server if the last one died
@@ -501,6 +502,7 @@ class EnvSession:
         if seed is not None:
             kwargs["seed"] = seed
         result = await self._guard("reset", self._live().reset(**kwargs))
+        self.was_reset = True
         fields = observation_fields(result)
         context = dict(fields.get("context") or {}) if isinstance(fields.get("context"), dict) else {}
         # Every field of the observation (metadata included) is a system prompt variable;
