@@ -103,8 +103,8 @@ class FewShotOperator:
         ctx.rng.shuffle(episodes)  # ties in score are broken at random, the rest by score
         episodes.sort(key=lambda e: -e.score.score)
         usable = [e for e in episodes if self._succeeded(e)]
-        repaired = [await corrected(e, ctx.rubric) for e in episodes if not self._succeeded(e)] if self.correct else []
-        repaired = [e for e in repaired if e is not None]
+        attempts = [await corrected(e, ctx.rubric) for e in episodes if not self._succeeded(e)] if self.correct else []
+        repaired = [e for e in attempts if e is not None]
         found: dict[str, tuple[Example, Episode]] = {}
         fixed: set[str] = set()
         cleaning = Cleaning()
