@@ -391,17 +391,18 @@ class RunSetup:
         (the worker that played the final test stored the summary there first)."""
         if not self.config.storage:
             return finish_run(self.run, result, optimizer, self.agent_file, self.rubric, self.target, self.config, wall_s)
-        from agentopt.optimizer.export_run import export_run
+        from agentopt.export_run import export_run
 
         store = optimizer.store
         try:
             if result.summaries is not None:
                 summary = finish_run(self.run, result, optimizer, self.agent_file, self.rubric, self.target, self.config, wall_s)
                 store.complete(summary)
-            export_run(store, self.run)
+            export_run(store, self.run, write_outputs)
         finally:
             optimizer.close()
-        return json.loads((self.run.path / SUMMARY).read_text(encoding="utf-8"))
+        written: dict[str, Any] = json.loads((self.run.path / SUMMARY).read_text(encoding="utf-8"))
+        return written
 
     def play(self, optimizer: Any) -> Any:
         """Run the search; a plan refused before any episode leaves no half-made run folder."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,7 @@ from agentopt.optimizer.shared import INPUTS, SqlRunStore
 from agentopt.store.run import SUMMARY, RunFolder
 
 RUN_OPTIONS = "run_options.json"
+WriteOutputs = Callable[[RunFolder, dict[str, Any], Any], None]
 
 
 def _write_lines(path: Path, records: Any) -> int:
@@ -34,9 +36,10 @@ def _write_lines(path: Path, records: Any) -> int:
     return n
 
 
-def export_run(store: SqlRunStore, run: RunFolder) -> dict[str, Any]:
-    """Write the run folder from the database; returns what was written (counts, finished or not)."""
-    from agentopt.api import write_outputs
+def export_run(store: SqlRunStore, run: RunFolder, write_outputs: WriteOutputs) -> dict[str, Any]:
+    """Write the run folder from the database; returns what was written (counts, finished or not).
+    `write_outputs`: agentopt.api.write_outputs (best/, summary.json, the reports), passed in by
+    the caller so this module does not import the API back."""
     from agentopt.optimizer.artifacts import load_candidate_spec
     from agentopt.optimizer.types import Candidate
 

@@ -75,7 +75,8 @@ def export_from_storage(run: str, storage: str, runs_dir: Path) -> str:
     """Write RUNS_DIR/RUN from the database (RUN: a run id, or a run folder whose run_options.json names it)."""
     import json
 
-    from agentopt.optimizer.export_run import export_run
+    from agentopt.api import write_outputs
+    from agentopt.export_run import export_run
 
     run_id = run
     candidate = Path(run)
@@ -87,7 +88,7 @@ def export_from_storage(run: str, storage: str, runs_dir: Path) -> str:
     with redacted_errors():
         store = _open(run_id, storage)
         try:
-            written = export_run(store, RunFolder(target))
+            written = export_run(store, RunFolder(target), write_outputs)
         finally:
             store.close()
     state = "finished" if written["finished"] else "not finished yet (no summary.json: the workers are still at it)"
