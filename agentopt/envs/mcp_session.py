@@ -55,7 +55,7 @@ async def _tools_before_reset(session: EnvSession) -> list[ToolSpec]:
     session (MCPToolClient), which asks the environment's MCP server directly."""
     from openenv.core.mcp_client import MCPToolClient
 
-    from agentopt.envs.session import _close_quietly, _tls_context
+    from agentopt.envs.client import _close_quietly, _tls_context
 
     session._live()  # closed after a failure: say so, as for any request
     env = session.env

@@ -27,7 +27,6 @@ MAX_RESTARTS replacements, crashes and wedges together, per evaluation.
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import time
 from dataclasses import dataclass, field, replace
@@ -38,6 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from agentopt.envs.builtin import BUILTIN_ENVS
+from agentopt.envs.client import _close_quietly, _tls_context
 from agentopt.envs.kind import EnvKind, actions_for, probe
 from agentopt.envs.observation import (  # noqa: F401 - PROMPT_FIELDS re-exported
     PROMPT_FIELDS,
@@ -409,25 +409,6 @@ class RunningEnv:
             if getattr(self, "_kind", None) is None:
                 self._kind = await probe(self.url, self.target.label, verify=_tls_context())
         return self._kind
-
-
-@functools.cache
-def _tls_context() -> Any:
-    """httpx's default TLS context (the same verification), built once per process."""
-    return httpx.create_ssl_context()
-
-
-CLOSE_TIMEOUT_S = 2.0  # a session's close handshake; a wedged server would hold it for 10 s
-
-
-async def _close_quietly(client: Any) -> None:
-    """Close a session's client, best effort and bounded: a broken or wedged server's
-    session must not hold up the episode's end."""
-    try:
-        async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await client.close()
-    except Exception:  # noqa: BLE001 - TimeoutError included
-        pass
 
 
 class EpisodeTimeout(Exception):
