@@ -14,6 +14,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from agentopt.envs.observation import ToolSpec
 from agentopt.envs.replicas import EnvPool, open_env
 from agentopt.envs.session import CAPACITY_RETRIES, EnvTarget, RunningEnv, capacity_limit
 from agentopt.envs.tasks import (
@@ -248,14 +249,28 @@ class Evaluator:
         info["seeds"] = {s: [min(v), max(v)] for s, v in self.seeds_by_split.items() if v}
         return info
 
+    async def env_tools(self) -> list[ToolSpec]:
+        """The environment's tools, outside an episode. Listed before any reset first (one round
+        trip); an environment that answers only once an episode has begun (its step reads the
+        task) is asked again after a reset of the first train task."""
+        try:
+            async with self.env.session() as session:
+                return await session.tools()
+        except EnvError as first:
+            try:
+                async with self.env.session() as session:
+                    await session.reset("train", 0)
+                    return await session.tools()
+            except EnvError:
+                raise first from None
+
     async def check_spec(self, spec: AgentSpec) -> None:
         """A tool description in the spec (or a tool in optimize.search_space.tools) for a tool
         the environment lacks is a spec error."""
         searched = spec.optimize.search_space.tools
         if not spec.tools and not searched:
             return
-        async with self.env.session() as session:
-            names = {t.name for t in await session.tools()}
+        names = {t.name for t in await self.env_tools()}
         has = f"(it has: {', '.join(sorted(names))})"
         problems = [
             problem_at(spec.source, f"tools.{t.name}", f"the environment has no tool {t.name!r} {has}")

@@ -312,8 +312,7 @@ class Optimizer:
             return None
 
     async def _env_tools(self) -> tuple[tuple[str, str], ...]:
-        async with self.evaluator.env.session() as session:
-            tools = await session.tools()
+        tools = await self.evaluator.env_tools()
         spec = self.baseline.spec
         return tuple((t.name, spec.tool_description(t.name, t.description)) for t in tools if t.name not in spec.hidden_tools)
 

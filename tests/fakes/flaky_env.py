@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from openenv.core.env_server.mcp_types import CallToolAction
+
 from agentopt.envs.builtin.common import make_app
 from agentopt.envs.builtin.dataset.server import DatasetEnvironment, load_dataset, load_schema
 from tests.fakes.threaded_server import ThreadedServer
@@ -27,7 +29,8 @@ class FlakyDataset:
 
         class Flaky(DatasetEnvironment):
             async def step_async(self, action: Any, timeout_s: float | None = None, **kwargs: Any) -> Any:
-                task_id = str(self.task.get("id"))
+                # A tool call crashes (after the episode's model turn); listing tools does not.
+                task_id = str(self.task.get("id")) if isinstance(action, CallToolAction) else None
                 if task_id in owner.broken:
                     owner.crashes.append(task_id)
                     raise RuntimeError(f"simulated environment crash on task {task_id}")
