@@ -1,5 +1,6 @@
 """How the agent acts in an MCP tool environment (OpenEnv's `MCPEnvironment`): the server's
-tools, listed and each called as a step over the session's one WebSocket."""
+tools (listed once per launch of the server), each call a `call_tool` step over the
+session's one WebSocket."""
 
 from __future__ import annotations
 
@@ -49,10 +50,9 @@ def _tool(payload: dict[str, Any]) -> ToolSpec:
 
 
 async def _tools_before_reset(session: EnvSession) -> list[ToolSpec]:
-    """The tools outside an episode (the spec check, the optimizer's tool list): over the
-    WebSocket, a `list_tools` step before any reset is refused by environments that need a
-    task first (agentopt's own), so these few listings go through OpenEnv's HTTP MCP
-    session (MCPToolClient), which asks the environment's MCP server directly."""
+    """The tools through OpenEnv's HTTP MCP session (MCPToolClient), which asks the
+    environment's MCP server directly: no reset needed (a `list_tools` step over the
+    WebSocket is refused before a reset by environments that need a task first)."""
     from openenv.core.mcp_client import MCPToolClient
 
     from agentopt.envs.client import _close_quietly, _tls_context
@@ -72,12 +72,12 @@ async def _tools_before_reset(session: EnvSession) -> list[ToolSpec]:
 
 
 class McpActions:
-    """Everything over the session's one WebSocket: `list_tools` and `call_tool` are steps the
-    server's /ws handler routes to the environment's MCP server (OpenEnv 0.3 and later). OpenEnv's
-    MCPToolClient would also open an HTTP MCP session per episode (a new connection and three
-    POSTs: session/create, tools/list, session/close), which costs the harness more CPU than the
-    episode's steps; the plain WebSocket client does not, and its observations stay JSON
-    (no pydantic model per step)."""
+    """An episode is one WebSocket session (OpenEnv's plain GenericEnvClient): each `call_tool`
+    is a step, as OpenEnv's MCPToolClient sends it, and observations stay JSON (no pydantic
+    model per step). MCPToolClient would also open an HTTP MCP session per episode (a new
+    connection and three POSTs: session/create, tools/list, session/close), which cost the
+    harness more CPU than the episode's steps; the tools are listed that way once per launch
+    of the server instead (`tools`)."""
 
     def client(self, url: str, step_timeout_s: float) -> Any:
         from openenv.core.generic_client import GenericEnvClient
@@ -85,11 +85,17 @@ class McpActions:
         return GenericEnvClient(base_url=url, message_timeout_s=step_timeout_s)
 
     async def tools(self, session: EnvSession) -> list[ToolSpec]:
-        if not session.was_reset:
-            return await _tools_before_reset(session)
-        result = await session._guard("list_tools", session._live().step({"type": "list_tools"}))
-        obs = result.observation if isinstance(result.observation, dict) else {}
-        return [_tool(t) for t in obs.get("tools") or [] if isinstance(t, dict)]
+        """The server's tools, listed once per launch of the server (HTTP MCP tools/list, which
+        asks the environment's MCP server directly) and kept: a `list_tools` step over the
+        WebSocket would pass through the environment's own `step` (its step count, its
+        overrides) and an HTTP MCP session per episode cost three POSTs and a connection."""
+        env = session.env
+        cached = getattr(env, "_mcp_tools", None)
+        if cached is not None and cached[0] == env.generation:
+            return list(cached[1])
+        tools = await _tools_before_reset(session)
+        env._mcp_tools = (env.generation, tuple(tools))
+        return tools
 
     async def call_tool(self, session: EnvSession, name: str, arguments: dict[str, Any]) -> StepOutcome:
         step = session._live().step({"type": "call_tool", "tool_name": name, "arguments": arguments})

@@ -210,6 +210,7 @@ class RunningEnv:
         self.url = target.url or ""
         self.env_name: str | None = None  # the Task API's name for the environment; None: no Task API
         self.session_limit: int | None = None  # sessions at once, when the server publishes it
+        self._mcp_tools: tuple[int, tuple[Any, ...]] | None = None  # (generation, tools): an MCP server's tools, listed once per launch
 
     def start(self) -> RunningEnv:
         if self._process is not None:
