@@ -4,7 +4,8 @@
   injected (`agentopt.evaluate(..., model=...)`) or served as a local OpenAI-compatible server.
 - Conformance suites, one per extension point, to subclass in a test module:
   `agentopt.testing.operators.OperatorConformance`, `agentopt.testing.checks.CheckConformance`,
-  `agentopt.testing.sandboxes.SandboxConformance`. agentopt runs each over its whole registry.
+  `agentopt.testing.sandboxes.SandboxConformance`, `agentopt.testing.env_kinds.EnvironmentKindConformance`.
+  agentopt runs each over its whole registry.
 
 The suites import pytest: import them from tests only.
 """
