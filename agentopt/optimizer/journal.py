@@ -60,25 +60,25 @@ class RunJournal(Protocol):
     def forget(self, key: tuple[str, str, str, str]) -> None: ...
 
 
-class Journal:
-    def __init__(self, run: RunFolder):
-        self.run = run
+class EpisodeIndex:
+    """What both journals (the run folder's files, `Journal`, and the database,
+    `optimizer.shared.SqlRunStore`) keep in memory: the episodes by key, which of them are
+    scored, the decisions, and what the played episodes cost."""
+
+    def __init__(self) -> None:
         self.episodes: dict[tuple[str, str, str, str], Episode] = {}  # (candidate, spec hash, split, task) -> episode
         self._scored: dict[tuple[str, str, str], tuple[str, str, str, str]] = {}  # (spec hash, split, task) -> a scored episode's key
         self.decisions: list[Decision] = []
         self.played = 0  # episode lines, retried episodes included: what the budget paid for
         self.cost = 0.0
-        for record in read_jsonl(run.path / EPISODES):
-            episode = Episode(Trace.from_dict(record["trace"]), EpisodeScore.from_dict(record["score"]))
-            self._keep((record["candidate"], record["spec"], record["split"], episode.trace.task_id), episode)
-            self.played += 1
-            self.cost += episode.trace.cost_usd
-        self.decisions = [Decision.from_dict(record) for record in read_jsonl(run.path / CANDIDATES)]  # older schemas too
 
     def _keep(self, key: tuple[str, str, str, str], episode: Episode) -> None:
+        """One played episode: indexed, and counted as played and paid for."""
         self.episodes[key] = episode
         if episode.score.error is None:
             self._scored.setdefault(key[1:], key)
+        self.played += 1
+        self.cost += episode.trace.cost_usd
 
     def episode(self, candidate: str, spec: str, split: str, task_id: str) -> Episode | None:
         """The candidate's episode on the task, else a scored one of the same spec played for
@@ -88,25 +88,33 @@ class Journal:
             found = self.episodes.get(other)
         return found
 
-    def add_episode(self, candidate: str, spec: str, split: str, episode: Episode) -> None:
-        self._keep((candidate, spec, split, episode.trace.task_id), episode)
-        self.played += 1
-        self.cost += episode.trace.cost_usd
-        self.run.append_jsonl(EPISODES, {"candidate": candidate, "spec": spec, "split": split, **episode.to_record()})
-
     def infra_errors(self) -> list[tuple[str, str, str, str]]:
         """Keys of the episodes whose latest play ended in an infrastructure error."""
         return [key for key, episode in self.episodes.items() if episode.score.error is not None]
 
     def forget(self, key: tuple[str, str, str, str]) -> None:
-        """Stop reusing an episode, so it is played again (its line stays in the file)."""
+        """Stop reusing an episode, so it is played again (its record stays)."""
         self.episodes.pop(key, None)
         if self._scored.get(key[1:]) == key:
             del self._scored[key[1:]]
 
+    def decision(self, candidate: str) -> Decision | None:
+        return next((d for d in self.decisions if d.id == candidate), None)
+
+
+class Journal(EpisodeIndex):
+    def __init__(self, run: RunFolder):
+        super().__init__()
+        self.run = run
+        for record in read_jsonl(run.path / EPISODES):
+            episode = Episode(Trace.from_dict(record["trace"]), EpisodeScore.from_dict(record["score"]))
+            self._keep((record["candidate"], record["spec"], record["split"], episode.trace.task_id), episode)
+        self.decisions = [Decision.from_dict(record) for record in read_jsonl(run.path / CANDIDATES)]  # older schemas too
+
+    def add_episode(self, candidate: str, spec: str, split: str, episode: Episode) -> None:
+        self._keep((candidate, spec, split, episode.trace.task_id), episode)
+        self.run.append_jsonl(EPISODES, {"candidate": candidate, "spec": spec, "split": split, **episode.to_record()})
+
     def add_decision(self, decision: Decision) -> None:
         self.decisions.append(decision)
         self.run.append_jsonl(CANDIDATES, decision.to_dict())
-
-    def decision(self, candidate: str) -> Decision | None:
-        return next((d for d in self.decisions if d.id == candidate), None)

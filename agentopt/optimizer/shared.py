@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from agentopt.episode_record import Episode
 from agentopt.errors import InfraError
+from agentopt.optimizer.journal import EpisodeIndex
 from agentopt.records import Decision
 from agentopt.scoring.result import EpisodeScore
 from agentopt.storage_url import is_postgres, make_engine
@@ -130,12 +131,13 @@ def _iteration_of(candidate: str) -> int | None:
     return int(candidate[1:]) if candidate.startswith("c") and candidate[1:].isdigit() else None
 
 
-class SqlRunStore:
+class SqlRunStore(EpisodeIndex):
     """One run's rows in the database, plus the journal view the optimizer reads (the same
     attributes and methods as `agentopt.optimizer.journal.Journal`: `episodes`, `decisions`,
     `played`, `cost`, `episode()`, `add_episode()`, `add_decision()`, `decision()`)."""
 
     def __init__(self, url: str, run_id: str, worker: str | None = None):
+        super().__init__()
         self.url = url
         self.run_id = run_id
         self.worker = worker or worker_id()
@@ -144,11 +146,6 @@ class SqlRunStore:
         if not self.pg:
             _serialize_sqlite(self.engine)
         self.iteration: int | None = None  # the claim the next episodes are played for
-        self.episodes: dict[tuple[str, str, str, str], Episode] = {}
-        self.decisions: list[Decision] = []
-        self._scored: dict[tuple[str, str, str], tuple[str, str, str, str]] = {}
-        self.played = 0
-        self.cost = 0.0
         self._last_episode = 0
         self._tx: sa.Connection | None = None  # the connection of the transaction `exclusive()` holds
         self._beat: _Heartbeat | None = None
@@ -254,21 +251,9 @@ class SqlRunStore:
         for row_id, candidate, spec, split, text in rows:
             record = json.loads(text)
             episode = Episode(Trace.from_dict(record["trace"]), EpisodeScore.from_dict(record["score"]))
-            key = (candidate, spec, split, episode.trace.task_id)
-            self.episodes[key] = episode
-            if episode.score.error is None:
-                self._scored.setdefault(key[1:], key)
-            self.played += 1
-            self.cost += episode.trace.cost_usd
+            self._keep((candidate, spec, split, episode.trace.task_id), episode)
             self._last_episode = row_id
         self.decisions = [Decision.from_dict(json.loads(r[0])) for r in found]
-
-    def episode(self, candidate: str, spec: str, split: str, task_id: str) -> Episode | None:
-        """As `Journal.episode`: the candidate's own, else a scored episode of the same spec."""
-        found = self.episodes.get((candidate, spec, split, task_id))
-        if found is None and (other := self._scored.get((spec, split, task_id))) is not None:
-            found = self.episodes.get(other)
-        return found
 
     def add_episode(self, candidate: str, spec: str, split: str, episode: Episode) -> None:
         record = json.dumps(episode.to_record(), default=str)
@@ -278,17 +263,6 @@ class SqlRunStore:
                 iteration=self.iteration, worker=self.worker, cost_usd=episode.trace.cost_usd, record=record,
             ))
         self.refresh()
-
-    def infra_errors(self) -> list[tuple[str, str, str, str]]:
-        return [key for key, episode in self.episodes.items() if episode.score.error is not None]
-
-    def forget(self, key: tuple[str, str, str, str]) -> None:
-        self.episodes.pop(key, None)
-        if self._scored.get(key[1:]) == key:
-            del self._scored[key[1:]]
-
-    def decision(self, candidate: str) -> Decision | None:
-        return next((d for d in self.decisions if d.id == candidate), None)
 
     def add_decision(self, decision: Decision) -> None:
         """The decision and the end of its claim, in one transaction: a claim another worker took
