@@ -58,6 +58,11 @@ class Component(str):
         """The skill's or tool's name; None for the other kinds."""
         return self.partition(":")[2] or None
 
+    def named(self, kind: str) -> str | None:
+        """The name when this is a `kind` component (`skill`, `tool`), else None:
+        `Component("tool:search").named("tool") == "search"`."""
+        return self.name if self.kind == kind else None
+
     @property
     def edits(self) -> str | None:
         """The `optimize.components` entry this change belongs to (`skills` for `skill:NAME`);

@@ -100,6 +100,7 @@ def test_a_component_is_parsed_once_and_stays_the_text_the_journal_keeps():
     assert skill == "skill:refunds" and json.dumps({"component": skill}) == '{"component": "skill:refunds"}'
     assert Component.tool("lookup").edits == "tools" and Component("system_prompt").name is None
     assert Component("merge").edits is None and Component("examples").edits == "examples"
+    assert (skill.named("skill"), skill.named("tool"), Component("system_prompt").named("skill")) == ("refunds", None, None)
     for bad in ("skill", "skill:", "system_prompt:x", "Skill:x", ""):
         with pytest.raises(ValueError):
             Component(bad)

@@ -243,7 +243,10 @@ class AgentSpec:
     name: Name = Field(description="The agent's name.")
     model: Name = Field(default=LOCAL_MODEL, description='"local" for the embedded model, or a litellm model string such as '
                                                  "openai/gpt-4o-mini.")
-    params: ModelParams = Field(default_factory=ModelParams, alias="model_params",
+    # validation_alias + serialization_alias, not alias: a type checker takes `alias` as the
+    # __init__ parameter's name (PEP 681), and Python code writes `params=`.
+    params: ModelParams = Field(default_factory=ModelParams, validation_alias="model_params",
+                                serialization_alias="model_params",
                                 description="Sampling and connection settings for every model call.")
     system_prompt: Text = Field(default="", description="System prompt, a Jinja2 template rendered with the episode's "
                                                 "variables. Give this or system_prompt_file.")

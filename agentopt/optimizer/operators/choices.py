@@ -39,11 +39,14 @@ class ChoicesOperator:
         if space.models:
             dists["choices.model"] = CategoricalDistribution(list(space.models))
         if space.temperature:
-            dists["choices.temperature"] = FloatDistribution(*map(float, space.temperature))
+            low, high = space.temperature
+            dists["choices.temperature"] = FloatDistribution(float(low), float(high))
         if space.max_examples:
-            dists["choices.max_examples"] = IntDistribution(*map(int, space.max_examples))
+            least, most = space.max_examples
+            dists["choices.max_examples"] = IntDistribution(int(least), int(most))
         if space.max_tokens:
-            dists["choices.max_tokens"] = IntDistribution(*map(int, space.max_tokens))
+            least, most = space.max_tokens
+            dists["choices.max_tokens"] = IntDistribution(int(least), int(most))
         for skill in space.skills:
             dists[f"choices.skill.{skill}"] = CategoricalDistribution([True, False])
         for tool in space.tools:

@@ -97,7 +97,8 @@ def _present(parts: dict[str, Any]) -> dict[str, Any]:
 def _assemble(parent: AgentSpec, keys: list[str], chosen: dict[str, Any]) -> AgentSpec:
     named = [(k, Component(k)) for k in keys if ":" in k]  # skill:NAME and tool:NAME (the rest are whole parts)
     skills = tuple(chosen[k] for k, c in named if c.kind == "skill" and chosen.get(k) is not None)
-    tools = tuple(ToolOverride(c.name, chosen[k]) for k, c in named if c.kind == "tool" and chosen.get(k) is not None)
+    tools = tuple(ToolOverride(tool, chosen[k]) for k, c in named
+                  if (tool := c.named("tool")) is not None and chosen.get(k) is not None)
     described = {t.name for t in tools}
     tools += tuple(t for t in parent.tools if t.hidden and t.name not in described)  # hidden stays hidden
     tools = tuple(replace(t, hidden=t.hidden or t.name in parent.hidden_tools) for t in tools)

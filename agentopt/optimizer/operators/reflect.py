@@ -76,14 +76,16 @@ class ReflectOperator:
         answer = await ask_json(ctx, prompt, TEXT_SCHEMA, answer_tokens(max_tokens))
         text = answer.get("text") if answer else None
         if not isinstance(text, str):
-            return _rejected(component, "the mutator gave no text")
+            _log_rejected(component, "the mutator gave no text")
+            return None
         text = text.strip()
         child = with_text(spec, component, text)
         problem = check_text(text, current, ctx, max_tokens)
         if problem is None and component == SYSTEM_PROMPT:
             problem = render_problem(child, ctx.variables)
         if problem:
-            return _rejected(component, problem)
+            _log_rejected(component, problem)
+            return None
         failed = ", ".join(failing_criteria(records, ctx.rubric)) or "none"
         return Proposal(child, component, f"reflect rewrote {component} after failures on: {failed}")
 
@@ -91,7 +93,7 @@ class ReflectOperator:
 def components(spec: AgentSpec, tools: tuple[tuple[str, str], ...]) -> list[str]:
     """The components reflect may rewrite, in a stable order."""
     allowed = spec.optimize.components
-    names = [SYSTEM_PROMPT] if SYSTEM_PROMPT in allowed else []
+    names: list[str] = [SYSTEM_PROMPT] if SYSTEM_PROMPT in allowed else []
     if "skills" in allowed:
         names += [Component.skill(s.name) for s in spec.skills]
     if "tools" in allowed:
@@ -101,26 +103,24 @@ def components(spec: AgentSpec, tools: tuple[tuple[str, str], ...]) -> list[str]
 
 def current_text(spec: AgentSpec, component: str, tools: tuple[tuple[str, str], ...]) -> str:
     part = Component(component)
-    kind, name = part.kind, part.name
-    if kind == "skill":
-        return next(s.body for s in spec.skills if s.name == name)
-    if kind == "tool":
-        return spec.tool_description(name, dict(tools).get(name, ""))
+    if (skill := part.named("skill")) is not None:
+        return next(s.body for s in spec.skills if s.name == skill)
+    if (tool := part.named("tool")) is not None:
+        return spec.tool_description(tool, dict(tools).get(tool, ""))
     return spec.system_prompt
 
 
 def with_text(spec: AgentSpec, component: str, text: str) -> AgentSpec:
     """`spec` with `component` set to `text` and nothing else changed."""
     part = Component(component)
-    kind, name = part.kind, part.name
-    if kind == "skill":
-        skills = tuple(replace(s, body=text) if s.name == name else s for s in spec.skills)
+    if (skill := part.named("skill")) is not None:
+        skills = tuple(replace(s, body=text) if s.name == skill else s for s in spec.skills)
         return replace(spec, skills=skills)
-    if kind == "tool":
-        others = [t for t in spec.tools if t.name != name]
+    if (tool := part.named("tool")) is not None:
+        others = [t for t in spec.tools if t.name != tool]
         if len(others) == len(spec.tools):
-            return replace(spec, tools=(*spec.tools, ToolOverride(name, text)))
-        return replace(spec, tools=tuple(replace(t, description=text) if t.name == name else t for t in spec.tools))
+            return replace(spec, tools=(*spec.tools, ToolOverride(tool, text)))
+        return replace(spec, tools=tuple(replace(t, description=text) if t.name == tool else t for t in spec.tools))
     # The prompt no longer matches its file, so the child carries it inline.
     return replace(spec, system_prompt=text, system_prompt_file=None)
 
@@ -159,6 +159,5 @@ def render_problem(spec: AgentSpec, variables: tuple[str, ...]) -> str | None:
     return None
 
 
-def _rejected(component: str, reason: str) -> None:
+def _log_rejected(component: str, reason: str) -> None:
     log.info("reflect: rejected a new %s: %s", component, reason)
-    return None

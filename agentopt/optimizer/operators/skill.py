@@ -67,11 +67,13 @@ class SkillOperator:
         answer = await ask_json(ctx, prompt, SKILL_SCHEMA, answer_tokens(max_tokens))
         skill = parse_skill(answer, spec) if answer else None
         if skill is None:
-            return _rejected("the mutator gave no valid skill")
+            _log_rejected("the mutator gave no valid skill")
+            return None
         old = next((s for s in spec.skills if s.name == skill.name), None)
         current = f"{old.description}\n\n{old.body}" if old else ""
         if problem := check_text(f"{skill.description}\n\n{skill.body}", current, ctx, max_tokens):
-            return _rejected(f"skill {skill.name!r}: {problem}")
+            _log_rejected(f"skill {skill.name!r}: {problem}")
+            return None
         failed = ", ".join(failing_criteria(records, ctx.rubric)) or "none"
         verb = "revised" if old else "added"
         return Proposal(with_skill(spec, skill), f"skill:{skill.name}", f"skill {verb} {skill.name!r} after failures on: {failed}")
@@ -80,7 +82,7 @@ class SkillOperator:
 def parse_skill(answer: dict[str, Any], spec: AgentSpec) -> Skill | None:
     """The answer as a Skill, or None when a field is missing or empty or the name is invalid."""
     name, description, body = (answer.get(k) for k in ("name", "description", "body"))
-    if not all(isinstance(v, str) for v in (name, description, body)):
+    if not (isinstance(name, str) and isinstance(description, str) and isinstance(body, str)):
         return None
     name = name.strip()
     if len(name) > MAX_NAME_CHARS or not re.match(NAME_PATTERN, name):
@@ -100,6 +102,5 @@ def with_skill(spec: AgentSpec, skill: Skill) -> AgentSpec:
     return replace(spec, skills=(*spec.skills, skill))
 
 
-def _rejected(reason: str) -> None:
+def _log_rejected(reason: str) -> None:
     log.info("skill: rejected: %s", reason)
-    return None
