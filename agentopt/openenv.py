@@ -47,6 +47,7 @@ from __future__ import annotations
 import inspect
 import json
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 from openenv.core.rubrics import ExponentialDiscountingTrajectoryRubric, Gate, Rubric, Sequential, WeightedSum
@@ -136,7 +137,7 @@ def server_trace(trajectory: list[tuple[Any, Any]], task: dict[str, Any]) -> Tra
 def _result(observation: Any) -> tuple[str, str | None]:
     from agentopt.envs.mcp_session import result_text
 
-    raw = getattr(observation, "result", None)
+    raw: object = getattr(observation, "result", None)
     if hasattr(raw, "model_dump"):
         raw = raw.model_dump(mode="json")
     elif raw is not None and not isinstance(raw, (dict, str)) and hasattr(raw, "content"):  # fastmcp's CallToolResult
@@ -164,6 +165,8 @@ class CriterionRubric(Rubric):
         self._trace: Trace | None = None
         self.last_result: CheckResult | None = None
         if criterion.check == "llm_judge":  # the judge is a model call: this criterion is async
+            # OpenEnv's Rubric.__call__ takes its async path only when `forward` itself is a
+            # coroutine function, so the judge's instances replace the method.
             self.forward = self._forward_async  # type: ignore[method-assign]
 
     @property
@@ -175,7 +178,8 @@ class CriterionRubric(Rubric):
         r = self.last_result
         return r is None or r.score is None or r.score >= self.criterion.pass_at
 
-    def forward(self, trace: Trace, observation: Any) -> float:
+    def forward(self, trace: Trace, observation: Any) -> float | Awaitable[float]:
+        """The criterion's score (awaitable for llm_judge, whose instances use _forward_async)."""
         if self._trace is not trace:
             self.last_result, self._trace = _run(self._check.score(trace, self.criterion.params, self._ctx)), trace
         return self._value()

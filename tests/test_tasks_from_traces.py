@@ -136,3 +136,11 @@ def test_a_broken_otlp_document_and_a_foreign_record_name_their_line(tmp_path):
     result = build(tmp_path, foreign)
     assert result.returncode == 2 and result.stderr.startswith(f"{foreign}:2: no request messages"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_otlp_attribute_without_a_text_key_is_left_out():
+    from agentopt.production.logs import attributes
+
+    span = {"attributes": [{"value": {"stringValue": "orphan"}}, {"key": 7, "value": {"boolValue": True}},
+                           {"key": "gen_ai.prompt.0.content", "value": {"stringValue": "hi"}}]}
+    assert attributes(span) == {"gen_ai.prompt.0.content": "hi"}

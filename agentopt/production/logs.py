@@ -107,11 +107,12 @@ def _is_span(record: dict[str, Any]) -> bool:
 
 
 def attributes(span: dict[str, Any]) -> dict[str, Any]:
-    """A span's attributes as a plain dict, from OTLP/JSON's `[{key, value: {xValue}}]` or a dict."""
+    """A span's attributes as a plain dict, from OTLP/JSON's `[{key, value: {xValue}}]` or a dict
+    (an entry without a text key names no attribute: it is left out)."""
     raw = span.get("attributes") or {}
     if isinstance(raw, dict):
         return dict(raw)
-    return {a.get("key"): _any_value(a.get("value") or {}) for a in raw if isinstance(a, dict)}
+    return {a["key"]: _any_value(a.get("value") or {}) for a in raw if isinstance(a, dict) and isinstance(a.get("key"), str)}
 
 
 def _any_value(value: dict[str, Any]) -> Any:
@@ -152,7 +153,8 @@ def _indexed_prompt(attrs: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _from_chat(path: Path, line: int, record: dict[str, Any]) -> Conversation | None:
-    request = record.get("request") if isinstance(record.get("request"), dict) else record
+    inner = record.get("request")
+    request: dict[str, Any] = inner if isinstance(inner, dict) else record
     messages = request.get("messages")
     if not isinstance(messages, list):
         raise DataError(path, line, "no request messages: expected {\"request\": {\"messages\": [...]}, \"response\": {...}} or {\"messages\": [...]}")

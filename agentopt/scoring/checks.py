@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
 from jsonschema import Draft202012Validator, validators
@@ -184,7 +185,7 @@ class BuiltinCheck(Check):
 # --- the checks --------------------------------------------------------------------
 
 
-AGGREGATES = {
+AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "last": lambda rewards: rewards[-1],
     "sum": sum,
     "max": max,
@@ -360,8 +361,12 @@ class JsonSchema(BuiltinCheck):
 
     def validate(self, params: dict[str, Any]) -> list[tuple[str, str]]:
         problems = super().validate(params)
+        schema = params.get("schema")
+        if not isinstance(schema, dict | bool):  # only a direct call: a file's typed fields require a mapping
+            problems.append(("schema", "must be a JSON Schema (a mapping)"))
+            return problems
         try:
-            Draft202012Validator.check_schema(params.get("schema"))
+            Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
             problems.append(("schema", f"not a valid JSON Schema: {exc.message}"))
         return problems

@@ -153,6 +153,7 @@ class _Builder:
         if len(self.open) >= MAX_DEPTH:
             raise _Unbuildable(_top(path), _TOO_DEEP)
         self.open.append(id(node))
+        value: dict[str, Any] | list[Any]
         if isinstance(node, yaml.MappingNode):
             value = self._mapping(node, path)
         else:

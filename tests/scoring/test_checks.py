@@ -164,6 +164,7 @@ VALIDATION_CASES = [
     ]),
     ("equals", {"value": "{{ }}"}, [("value", "template does not parse (line 1): Expected an expression, got 'end of print statement'")]),
     ("json_schema", {"schema": {"type": "nonsense"}}, [("schema", "not a valid JSON Schema: 'nonsense' is not valid under any of the given schemas")]),
+    ("json_schema", {}, [("schema", "must be a JSON Schema (a mapping)")]),  # a direct call: a file's fields require it
     ("tool_called", {"tool": "s", "min_times": 0}, [("min_times", "must be a whole number of at least 1")]),
     ("tool_args", {"tool": "s"}, [("args", "give args, args_regex or both")]),
     ("tool_args", {"tool": "s", "args": {"q": "{{"}, "args_regex": {"q": "["}}, [
