@@ -220,7 +220,7 @@ def run_command(
         from agentopt.optimizer.budget import Budget
         from agentopt.optimizer.loop import RunConfig
 
-        config = RunConfig(
+        run_config = RunConfig(
             budget=Budget(max_rollouts=max_rollouts, max_cost=max_cost, max_time_s=max_time, max_candidates=max_candidates),
             minibatch=minibatch, min_delta=min_delta, significance=significance, seed=seed, mutator_model=mutator,
             operators=tuple(o.strip() for o in operators.split(",") if o.strip()) if operators else (),
@@ -228,7 +228,7 @@ def run_command(
             eval=EvalConfig(concurrency=concurrency, seed=seed, repeat=repeat or 1, tasks_file=str(tasks.resolve()) if tasks else None),
         )
         code = run_optimize(
-            agent, rubric, env, resume, runs_dir, config, retry_errors=retry_errors,
+            agent, rubric, env, resume, runs_dir, run_config, retry_errors=retry_errors,
             sandbox=_sandbox_mode(sandbox, no_sandbox), sandbox_image=sandbox_image, env_replicas=env_replicas,
             as_json=json_output, verbosity=_verbosity(quiet, verbose),
         )

@@ -13,13 +13,17 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentopt.errors import UsageError
 from agentopt.redact import redact_url, redacted_errors
 from agentopt.store.run import RunFolder
 
+if TYPE_CHECKING:
+    from agentopt.optimizer.shared import SqlRunStore
 
-def _open(run_id: str, storage: str):
+
+def _open(run_id: str, storage: str) -> SqlRunStore:
     from agentopt.optimizer.shared import SqlRunStore, run_ids
     from agentopt.storage_url import check_storage
 
@@ -29,6 +33,10 @@ def _open(run_id: str, storage: str):
         listed = ", ".join(known[-5:]) if known else "none"
         raise UsageError(f"run {run_id} is not in {redact_url(storage)} (runs there: {listed}); start one with agentopt run ... --storage URL")
     return SqlRunStore(storage, run_id)
+
+
+def _unreadable(run_id: str, why: str) -> UsageError:
+    return UsageError(f"run {run_id}: its options in the database are not ones this agentopt can read ({why})")
 
 
 def run_worker(run_id: str, storage: str, runs_dir: Path, env: str | None, sandbox: str, sandbox_image: str | None) -> int:
@@ -47,8 +55,11 @@ def run_worker(run_id: str, storage: str, runs_dir: Path, env: str | None, sandb
             config = RunConfig.from_dict(options["config"])
             saved_env = options["env"]
         except (KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"run {run_id}: its options in the database are not ones this agentopt can read ({type(exc).__name__}: {exc})") from None
-        env = _with_credentials("--env", saved_env, env)
+            raise _unreadable(run_id, f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(saved_env, str):
+            raise _unreadable(run_id, f"its env is {saved_env!r}, not text")
+        _with_credentials("--env", saved_env, env)  # a given --env must be the run's; one with credentials must be given
+        env = saved_env if env is None else env
         config = replace(config, storage=storage)
         folder = Path(runs_dir) / f"{run_id}-worker-{store.worker}"
         (folder / "logs").mkdir(parents=True, exist_ok=True)
