@@ -47,7 +47,7 @@ from __future__ import annotations
 import inspect
 import json
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from openenv.core.rubrics import ExponentialDiscountingTrajectoryRubric, Gate, Rubric, Sequential, WeightedSum
@@ -90,7 +90,7 @@ def rubric(path: str | RubricSpec, judge: ChatModel | None = None, gamma: float 
     return EpisodeRubric(spec, CheckContext(judge=judge, judge_model=spec.judge_model), gamma)
 
 
-def _locator(spec: RubricSpec, path: Any):
+def _locator(spec: RubricSpec, path: Any) -> Callable[[str, str], Problem]:
     """problem(field, message) -> a Problem at the field's file:line:column when the file is at hand."""
     file = str(path) if not isinstance(path, RubricSpec) else (spec.source or "rubric")
     source = None

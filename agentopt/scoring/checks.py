@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, ClassVar, Literal
 
 from jsonschema import Draft202012Validator, validators
@@ -138,7 +138,7 @@ def regex_problem(pattern: Any) -> str | None:
     return safe_regex.compile_problem(pattern)
 
 
-def _strings(value: Any, path: str):
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
     """(field path, string) for every string in a value, lists and mappings included."""
     if isinstance(value, str):
         yield path, value
