@@ -37,6 +37,7 @@ from agentopt.redact import redact_url
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.load import load_agent, load_rubric
 from agentopt.spec.rubric import Rubric
+from agentopt.store.decisions import CANDIDATES, read_decisions
 from agentopt.store.run import REPORT, SUMMARY, RunFolder, read_jsonl
 from agentopt.truncation import truncation
 
@@ -201,11 +202,10 @@ def write_outputs(run: RunFolder, summary: dict[str, Any], result: Any) -> None:
     """best/ (agent.yaml, skills, best_skill.md, diff.md), summary.json and the reports."""
     from agentopt.optimizer.artifacts import best_skill, save_spec, spec_diff
     from agentopt.optimizer.demos import lineage_section
-    from agentopt.optimizer.journal import CANDIDATES
 
     best = run.path / "best"
     save_spec(result.winner.spec, best)
-    diff = spec_diff(result.baseline.spec, result.winner.spec) + lineage_section(list(read_jsonl(run.path / CANDIDATES)), result.winner.id)
+    diff = spec_diff(result.baseline.spec, result.winner.spec) + lineage_section(read_decisions(run.path / CANDIDATES), result.winner.id)
     skill = best_skill(result.winner.spec, headline(summary))
     (best / "best_skill.md").write_text(skill, encoding="utf-8")
     (best / "diff.md").write_text(diff, encoding="utf-8")
@@ -216,18 +216,17 @@ def write_outputs(run: RunFolder, summary: dict[str, Any], result: Any) -> None:
 def render_reports(run: RunFolder) -> Path:
     """(Re)write report.md and report.html from the run folder's files."""
     from agentopt.optimizer.budget import plan_note
-    from agentopt.optimizer.journal import CANDIDATES
     from agentopt.store.html_report import render_html_report, render_run_markdown
 
     summary = json.loads((run.path / SUMMARY).read_text(encoding="utf-8"))
-    candidates = list(read_jsonl(run.path / CANDIDATES))  # a decision line a kill cut short is skipped, as --resume does
+    decisions = read_decisions(run.path / CANDIDATES)  # a decision line a kill cut short is skipped, as --resume does
     best = run.path / "best"
     diff = (best / "diff.md").read_text(encoding="utf-8") if (best / "diff.md").exists() else ""
     skill = (best / "best_skill.md").read_text(encoding="utf-8") if (best / "best_skill.md").exists() else ""
     plan = plan_note(summary)
-    run.write_text(REPORT, render_run_markdown(summary, candidates, diff, plan=plan))
+    run.write_text(REPORT, render_run_markdown(summary, decisions, diff, plan=plan))
     episodes = read_jsonl(run.path / "episodes.jsonl") if (run.path / "episodes.jsonl").exists() else ()
-    return run.write_text("report.html", render_html_report(summary, candidates, diff, skill, episodes, plan=plan))
+    return run.write_text("report.html", render_html_report(summary, decisions, diff, skill, episodes, plan=plan))
 
 
 def saved_options(env: str, config: Any) -> dict[str, Any]:

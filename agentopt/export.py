@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from agentopt.errors import UsageError
+from agentopt.records import Status
 from agentopt.redact import redact
+from agentopt.store.decisions import CANDIDATES, read_decisions
 from agentopt.store.run import SUMMARY, TRACES, read_jsonl
 
 EPISODES = "episodes.jsonl"  # agentopt.optimizer.journal.EPISODES (not imported: it pulls the optimizer in)
-CANDIDATES = "candidates.jsonl"
 FORMATS = ("sft", "rl")
 CANDIDATE_FILTERS = ("accepted", "all")
 
@@ -71,7 +72,7 @@ def run_kind(run: Path) -> str:
 
 def kept_candidates(run: Path) -> set[str]:
     """The winner (from summary.json) and every accepted candidate of an optimization run."""
-    kept = {d["id"] for d in read_jsonl(run / CANDIDATES) if d.get("status") == "accepted" and "id" in d}
+    kept = {d.id for d in read_decisions(run / CANDIDATES) if d.status is Status.ACCEPTED}
     try:
         summary = json.loads((run / SUMMARY).read_text(encoding="utf-8"))
         winner = (summary.get("winner") or {}).get("id")

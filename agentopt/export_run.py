@@ -15,8 +15,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from agentopt.optimizer.journal import CANDIDATES, EPISODES
+from agentopt.optimizer.journal import EPISODES
 from agentopt.optimizer.shared import INPUTS, SqlRunStore
+from agentopt.store.decisions import CANDIDATES
 from agentopt.store.run import SUMMARY, RunFolder
 
 RUN_OPTIONS = "run_options.json"

@@ -139,15 +139,34 @@ class Decision:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
         """A journal line of any schema up to this one (a line without "schema" is version 1)."""
-        schema = int(data.get("schema", 1))
+        schema = data.get("schema", 1)
+        if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+            raise DecisionError("schema", f"{schema!r} is not a schema version (1 to {DECISION_SCHEMA})")
         if schema > DECISION_SCHEMA:
             from agentopt.errors import UsageError
 
             raise UsageError(f"a decision of schema {schema} was written by a newer agentopt (this one reads up to {DECISION_SCHEMA}): upgrade agentopt")
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        values["status"] = Status(values["status"])
+        if not isinstance(values.get("id"), str) or not values["id"]:
+            raise DecisionError("id", "a decision names its candidate (a non-empty string)")
+        status = values.get("status")
+        if not isinstance(status, str) or status not in Status.__members__.values():
+            said = "missing" if status is None else f"{status!r} is not a status"
+            raise DecisionError("status", f"{said} (one of {', '.join(Status)})")
+        values["status"] = Status(status)
         component = values.get("component")
-        values["component"] = Component(component) if component else None
+        try:
+            values["component"] = Component(component) if component else None
+        except (TypeError, ValueError) as exc:
+            raise DecisionError("component", str(exc)) from None
         values["schema"] = DECISION_SCHEMA  # read once, it is a current record
         return cls(**values)
+
+
+class DecisionError(ValueError):
+    """A journal line that is no decision: which field is wrong and why (the reader adds file:line)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message

@@ -89,7 +89,7 @@ def rerender(run_dir: Path) -> str:
     """Write report.md and report.html again; an unfinished run is rendered as far as it got
     (summary.json is not written for it)."""
     from agentopt.commands.run import render_reports
-    from agentopt.optimizer.journal import CANDIDATES
+    from agentopt.store.decisions import CANDIDATES
 
     if not run_dir.exists():
         raise UsageError(f"{run_dir}: not found")
@@ -107,18 +107,19 @@ def rerender(run_dir: Path) -> str:
 def _render_unfinished(run: RunFolder) -> Path:
     from agentopt.optimizer.budget import plan_note
     from agentopt.store import partial
+    from agentopt.store.decisions import CANDIDATES, read_decisions
     from agentopt.store.eval_html import render_eval_html
     from agentopt.store.html_report import render_html_report, render_run_markdown
     from agentopt.store.report import render_report
     from agentopt.store.run import REPORT, read_jsonl
 
     if kind_of(run.path) == "run":
-        summary = partial.run_summary(run.path)
-        candidates = list(read_jsonl(run.path / partial.CANDIDATES)) if (run.path / partial.CANDIDATES).exists() else []
+        decisions = read_decisions(run.path / CANDIDATES)
+        summary = partial.run_summary(run.path, decisions)
         episodes = read_jsonl(run.path / partial.EPISODES) if (run.path / partial.EPISODES).exists() else ()
         plan = plan_note(summary)
-        run.write_text(REPORT, f"**{summary['unfinished']}**\n\n" + render_run_markdown(summary, candidates, plan=plan))
-        return run.write_text("report.html", render_html_report(summary, candidates, "", "", episodes, plan=plan))
+        run.write_text(REPORT, f"**{summary['unfinished']}**\n\n" + render_run_markdown(summary, decisions, plan=plan))
+        return run.write_text("report.html", render_html_report(summary, decisions, "", "", episodes, plan=plan))
     summary, records = partial.eval_summary(run.path)
     run.write_text(REPORT, f"**{summary['unfinished']}**\n\n" + render_report(summary, records))
     return run.write_text("report.html", render_eval_html(summary, records))

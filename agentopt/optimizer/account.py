@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentopt.records import Status
 from agentopt.spec.agent import LOCAL_MODEL, AgentSpec
 
 NOTHING = "nothing to learn from"
-BASELINE = "baseline"
+# The decisions in which an operator proposed no child (a duplicate is a child: the same spec as an earlier one).
+NO_CHILD = frozenset({Status.BASELINE, Status.INVALID, Status.ERROR, Status.SKIPPED})
 
 
 def nothing_to_learn(journal: Any, operators: dict[str, Any], spec: AgentSpec, mutator_model: str) -> str | None:
@@ -23,11 +25,10 @@ def nothing_to_learn(journal: Any, operators: dict[str, Any], spec: AgentSpec, m
     scored = [e for e in journal.episodes.values() if e.score.error is None]
     if not scored or any(e.score.score > 0 for e in scored):
         return None
-    tried = {d.operator for d in journal.decisions if d.status != BASELINE}
+    tried = {d.operator for d in journal.decisions if d.status is not Status.BASELINE}
     if not set(operators) <= tried:
         return None
-    proposed = [name for name in operators if any(d.operator == name and d.status not in (BASELINE, "invalid", "error", "skipped")
-                                                  for d in journal.decisions)]
+    proposed = [name for name in operators if any(d.operator == name and d.status not in NO_CHILD for d in journal.decisions)]
     idle = [name for name in operators if name not in proposed]
     which = [f"{', '.join(idle)} had nothing to propose"] if idle else []
     which += [f"{', '.join(proposed)} proposed only children that scored 0 too"] if proposed else []

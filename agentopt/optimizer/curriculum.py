@@ -30,14 +30,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from agentopt.records import Decision
+from agentopt.records import Decision, Status
+from agentopt.store.decisions import CANDIDATES, read_decisions
 from agentopt.store.run import RunFolder, read_jsonl
 
 FLOOR = 0.1
 EPISODES = "episodes.jsonl"
-CANDIDATES = "candidates.jsonl"
 REPORT = "curriculum.json"
-ACCEPTED = ("baseline", "accepted")
+ACCEPTED = frozenset({Status.BASELINE, Status.ACCEPTED})  # the pool: the candidates whose plays count
 
 T = TypeVar("T")
 
@@ -100,7 +100,7 @@ def minibatch(rng: random.Random, run_path: Path, decisions: Sequence[Decision],
 def report(run: RunFolder) -> str:
     """Write curriculum.json (every train task of splits.json: the accepted candidates' plays and
     passes on it, its solve rate and its last weight) and return the one-line summary the CLI prints."""
-    decisions = [Decision.from_dict(d) for d in read_jsonl(run.path / CANDIDATES)]
+    decisions = read_decisions(run.path / CANDIDATES)
     pool = accepted(decisions)
     records = tally(run.path, pool)
     splits = run.path / "splits.json"

@@ -15,11 +15,11 @@ operators share the rest here: an episode as an example (`to_example`), the rang
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from agentopt.episode_record import Episode
 from agentopt.optimizer.types import Candidate
+from agentopt.records import Decision
 from agentopt.spec.agent import Example
 from agentopt.spec.rubric import Rubric
 
@@ -84,19 +84,19 @@ class Cleaning:
         return f"; {MARK}{'; '.join(parts)}" if parts else ""
 
 
-def lineage_section(decisions: list[dict[str, Any]], winner: str) -> str:
+def lineage_section(decisions: Sequence[Decision], winner: str) -> str:
     """A diff.md section: what the examples of the winner and its ancestors left out ("" if none)."""
-    by_id = {d["id"]: d for d in decisions}
+    by_id = {d.id: d for d in decisions}
     lines: list[str] = []
     seen: set[str] = set()
     cid: str | None = winner
     while cid is not None and cid in by_id and cid not in seen:
         seen.add(cid)
         record = by_id[cid]
-        note = record.get("note") or ""
+        note = record.note or ""
         if MARK in note:
-            lines.append(f"- {cid} ({record.get('operator')}): {note.split(MARK, 1)[1]}")
-        cid = record.get("parent")
+            lines.append(f"- {cid} ({record.operator}): {note.split(MARK, 1)[1]}")
+        cid = record.parent
     if not lines:
         return ""
     return ("\n## Examples: what the rubric failed is not shown\n\n"

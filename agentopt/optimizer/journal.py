@@ -30,11 +30,11 @@ from agentopt.records import Decision
 from agentopt.scoring.result import EpisodeScore
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.load import agent_to_yaml
+from agentopt.store.decisions import CANDIDATES, read_decisions
 from agentopt.store.run import RunFolder, read_jsonl
 from agentopt.trace import Trace
 
 EPISODES = "episodes.jsonl"
-CANDIDATES = "candidates.jsonl"
 
 
 def spec_hash(spec: AgentSpec) -> str:
@@ -109,7 +109,7 @@ class Journal(EpisodeIndex):
         for record in read_jsonl(run.path / EPISODES):
             episode = Episode(Trace.from_dict(record["trace"]), EpisodeScore.from_dict(record["score"]))
             self._keep((record["candidate"], record["spec"], record["split"], episode.trace.task_id), episode)
-        self.decisions = [Decision.from_dict(record) for record in read_jsonl(run.path / CANDIDATES)]  # older schemas too
+        self.decisions = read_decisions(run.path / CANDIDATES)  # older schemas too
 
     def add_episode(self, candidate: str, spec: str, split: str, episode: Episode) -> None:
         self._keep((candidate, spec, split, episode.trace.task_id), episode)

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from agentopt.episode_record import Episode
 from agentopt.errors import InfraError
 from agentopt.optimizer.journal import EpisodeIndex
-from agentopt.records import Decision
+from agentopt.records import Decision, Status
 from agentopt.scoring.result import EpisodeScore
 from agentopt.storage_url import is_postgres, make_engine
 from agentopt.trace import Trace
@@ -45,6 +45,7 @@ DEFAULT_TTL_S = 60.0
 BASELINE_ITERATION = 0
 FINISH_ITERATION = -1
 INPUTS = "inputs"  # the files table's owner of the run's inputs
+CHILDREN_PLAYED = tuple(s.value for s in Status if s.played and s is not Status.BASELINE)  # what --max-candidates counts
 
 md = sa.MetaData()
 _run = lambda: sa.Column("run_id", sa.String(255), nullable=False)  # noqa: E731
@@ -278,7 +279,7 @@ class SqlRunStore(EpisodeIndex):
                 if not done:
                     raise ClaimLost(f"{record['id']}: this worker's claim was taken over by another worker; its result is dropped")
             conn.execute(decisions.insert().values(run_id=self.run_id, candidate=record["id"], iteration=iteration,
-                                                   status=record["status"], worker=self.worker, record=json.dumps(record, default=str)))
+                                                   status=decision.status.value, worker=self.worker, record=json.dumps(record, default=str)))
         if self._tx is None:
             self.stop_heartbeat()
         else:  # the heartbeat's update waits on this transaction's row: stop it once committed (exclusive())
@@ -363,7 +364,7 @@ class SqlRunStore(EpisodeIndex):
                 return "not enough rollouts left for another candidate"
             if max_candidates is not None:
                 proposed = conn.execute(sa.select(sa.func.count()).select_from(decisions).where(
-                    decisions.c.run_id == self.run_id, decisions.c.status.in_(("screened_out", "rejected", "accepted")))).scalar_one()
+                    decisions.c.run_id == self.run_id, decisions.c.status.in_(CHILDREN_PLAYED))).scalar_one()
                 if proposed + sum(1 for c in running if c["iteration"] > 0) >= max_candidates:
                     return Wait("other workers hold the last candidates") if running else f"candidate budget spent ({proposed}/{max_candidates})"
             iteration = max(c["iteration"] for c in held) + 1

@@ -1,22 +1,25 @@
 """report.html and report.md for an optimization run (`agentopt run`).
 
-Everything the page shows is derived here from summary.json and candidates.jsonl; the Jinja2
-template (templates/report.html.j2, autoescaped) only lays it out. The page is one file: CSS
+Everything the page shows is derived here from summary.json and the run's decisions
+(candidates.jsonl, read as typed `Decision` records by `store.decisions.read_decisions`); the
+Jinja2 template (templates/report.html.j2, autoescaped) only lays it out. The page is one file: CSS
 inline, plots as inline SVG, no JavaScript, no external assets.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
-from agentopt.records import Status
+from agentopt.records import Decision, Status
 from agentopt.redact import redact_url
 from agentopt.store import plots
+from agentopt.store.decisions import proposed, status_counts
 from agentopt.store.eval_html import episode_view, order
 from agentopt.store.jinja import ENV
 from agentopt.store.report import fmt, pct, tasks_note
@@ -24,8 +27,31 @@ from agentopt.store.run_episodes import RunEpisodes, Spend, collect
 from agentopt.truncation import truncation_line
 
 CANDIDATE_COLUMNS = ("id", "parent", "operator", "component", "status", "train", "val", "note", "reason")
-STATUSES = frozenset(Status)  # every status a decision can have (agentopt.records.Status)
 _env = ENV
+
+
+@dataclass(frozen=True)
+class StatusStyle:
+    """How the reports show one `Status`: its badge (label, colours) and its words in the count line."""
+
+    label: str
+    counted: str  # "1 screened out on train"
+    background: str
+    colour: str
+
+
+# Every member of Status has one (tests/store/test_html_report.py fails for a member without):
+# a decision's status is never shown as "other".
+STATUS_STYLES: dict[Status, StatusStyle] = {
+    Status.BASELINE: StatusStyle("baseline", "baseline", "#dbeafe", "#1e40af"),
+    Status.ACCEPTED: StatusStyle("accepted", "accepted", "#dcfce7", "#166534"),
+    Status.REJECTED: StatusStyle("rejected", "rejected", "#fee2e2", "#991b1b"),
+    Status.SCREENED_OUT: StatusStyle("screened out", "screened out on train", "#f3f4f6", "#4b5563"),
+    Status.INVALID: StatusStyle("invalid", "nothing to propose", "#fef3c7", "#92400e"),
+    Status.DUPLICATE: StatusStyle("duplicate", "duplicate (the spec of an evaluated candidate)", "#fef3c7", "#92400e"),
+    Status.ERROR: StatusStyle("error", "errors (the operator failed)", "#fde68a", "#7c2d12"),
+    Status.SKIPPED: StatusStyle("skipped", "skipped (the parent was perfect on its minibatch)", "#e0e7ff", "#3730a3"),
+}
 
 
 # ---- numbers shared by both reports -----------------------------------------------------
@@ -101,45 +127,59 @@ def budget_used(summary: dict[str, Any]) -> list[str]:
     ]
 
 
-def candidate_cells(c: dict[str, Any]) -> dict[str, str]:
-    train, val = c.get("train"), c.get("val")
+def count_line(decisions: Sequence[Decision]) -> str:
+    """'3 proposed: 1 accepted, 1 rejected, 1 screened out on train; not played: 0 nothing to propose, ...':
+    every status but the baseline's, the played ones first (from the decisions, not summary.json's counts)."""
+    counts = status_counts(decisions)
+    others = [s for s in Status if s is not Status.BASELINE]
+    played = ", ".join(f"{counts[s]} {STATUS_STYLES[s].counted}" for s in others if s.played)
+    idle = ", ".join(f"{counts[s]} {STATUS_STYLES[s].counted}" for s in others if not s.played)
+    return f"{proposed(counts)} proposed: {played}; not played: {idle}"
+
+
+def candidate_cells(d: Decision) -> dict[str, str]:
+    train, val = d.train, d.val
     train_s = "n/a" if not train else f"{fmt(train.get('mean'))} (parent {fmt(train.get('parent_mean'))}, n={train.get('n', 0)})"
     val_s = "n/a" if not val else f"{fmt(val.get('mean'))} (n={val.get('n', 0)})"
+    component = d.component
     return {
-        "id": str(c.get("id", "")), "parent": str(c.get("parent") or ""), "operator": str(c.get("operator") or ""),
-        "component": str(c.get("component") or ""), "status": str(c.get("status", "")), "note": str(c.get("note") or ""),
-        "reason": str(c.get("reason") or ""), "train": train_s, "val": val_s,
-        "status_class": str(c.get("status")) if c.get("status") in STATUSES else "other",  # "other": a newer agentopt's status
+        "id": d.id, "parent": d.parent or "", "operator": d.operator or "",
+        "component": str(component or ""), "component_kind": component.kind if component else "",
+        "component_name": (component.name or "") if component else "",
+        "status": d.status.value, "status_label": STATUS_STYLES[d.status].label, "status_class": d.status.value,
+        "note": d.note or "", "reason": d.reason or "", "train": train_s, "val": val_s,
     }
 
 
 # ---- plots -------------------------------------------------------------------------------
 
 
-def _x_max(summary: dict[str, Any], candidates: list[dict[str, Any]]) -> float:
-    return max([1, (summary.get("usage") or {}).get("rollouts") or 0] + [c.get("rollouts") or 0 for c in candidates])
+def _x_max(summary: dict[str, Any], decisions: Sequence[Decision]) -> float:
+    return max([1, (summary.get("usage") or {}).get("rollouts") or 0] + [d.rollouts or 0 for d in decisions])
 
 
-def progress_chart(summary: dict[str, Any], candidates: list[dict[str, Any]]) -> str:
+def progress_chart(summary: dict[str, Any], decisions: Sequence[Decision]) -> str:
     """Best val of the accepted candidates (and the baseline) vs rollouts; rejected ones as faint dots."""
     base_val = _mean(summary["baseline"].get("val"))
-    best, rejected, running = [], [], None
-    for c in candidates:
-        v = _mean(c.get("val"))
-        if c.get("status") == "baseline" and v is None:
+    best: list[tuple[float, float]] = []
+    rejected: list[tuple[float, float]] = []
+    running: float | None = None
+    for d in decisions:
+        v = _mean(d.val)
+        if d.status is Status.BASELINE and v is None:
             v = base_val
         if v is None:
             continue
-        point = (c.get("rollouts") or 0, v)
-        if c.get("status") in ("baseline", "accepted") and (running is None or v > running):
+        point = (d.rollouts or 0, v)
+        if d.status in (Status.BASELINE, Status.ACCEPTED) and (running is None or v > running):
             running = v
             best.append(point)
-        elif c.get("status") == "rejected":
+        elif d.status is Status.REJECTED:
             rejected.append(point)
     series = [plots.Series("best val (accepted)", best), plots.Series("rejected", rejected, kind="dots", color="#9ca3af")]
     hlines = [] if base_val is None else [(base_val, "baseline val")]
     return plots.step_line_chart(
-        series, "rollouts", "val score", hlines=hlines, x_range=(0, _x_max(summary, candidates)),
+        series, "rollouts", "val score", hlines=hlines, x_range=(0, _x_max(summary, decisions)),
         title="Best validation score vs rollouts",
     )
 
@@ -154,22 +194,22 @@ def criteria_chart(summary: dict[str, Any]) -> str:
     )
 
 
-def evaluated(summary: dict[str, Any], candidates: list[dict[str, Any]], spend: dict[str, Spend]) -> list[tuple[str, float, Spend]]:
+def evaluated(summary: dict[str, Any], decisions: Sequence[Decision], spend: dict[str, Spend]) -> list[tuple[str, float, Spend]]:
     """(id, val score, spend per val episode) of every candidate evaluated on val."""
     out = []
-    for c in candidates:
-        v = _mean(c.get("val"))
-        if c.get("status") == "baseline" and v is None:
+    for d in decisions:
+        v = _mean(d.val)
+        if d.status is Status.BASELINE and v is None:
             v = _mean(summary["baseline"].get("val"))
-        if v is not None and c.get("id") in spend and spend[c["id"]].episodes:
-            out.append((str(c["id"]), v, spend[c["id"]]))
+        if v is not None and d.id in spend and spend[d.id].episodes:
+            out.append((d.id, v, spend[d.id]))
     return out
 
 
-def front_charts(summary: dict[str, Any], candidates: list[dict[str, Any]], spend: dict[str, Spend]) -> list[str]:
+def front_charts(summary: dict[str, Any], decisions: Sequence[Decision], spend: dict[str, Spend]) -> list[str]:
     """Val score against tokens per val episode, and against cost per val episode when any was spent;
     the quality/cost front (no other candidate is as good for less) marked."""
-    points = evaluated(summary, candidates, spend)
+    points = evaluated(summary, decisions, spend)
     if not points:
         return []
     charts = []
@@ -186,13 +226,13 @@ def front_charts(summary: dict[str, Any], candidates: list[dict[str, Any]], spen
     return charts
 
 
-def cost_chart(summary: dict[str, Any], candidates: list[dict[str, Any]]) -> str:
+def cost_chart(summary: dict[str, Any], decisions: Sequence[Decision]) -> str:
     usage = summary.get("usage") or {}
-    points = [(0, 0.0)] + [(c.get("rollouts") or 0, c.get("cost_usd") or 0.0) for c in candidates]
+    points = [(0, 0.0)] + [(d.rollouts or 0, d.cost_usd or 0.0) for d in decisions]
     points.append((usage.get("rollouts") or 0, usage.get("cost_usd") or 0.0))
     return plots.line_chart(
         [plots.Series("cumulative cost", points)], "rollouts", "cost (USD)",
-        x_range=(0, _x_max(summary, candidates)), title="Cumulative cost vs rollouts",
+        x_range=(0, _x_max(summary, decisions)), title="Cumulative cost vs rollouts",
     )
 
 
@@ -304,13 +344,13 @@ def episode_views(run_episodes: RunEpisodes, summary: dict[str, Any]) -> list[di
 
 
 def render_html_report(
-    summary: dict[str, Any], candidates: list[dict[str, Any]], diff_md: str = "", best_skill_md: str = "",
+    summary: dict[str, Any], decisions: Sequence[Decision], diff_md: str = "", best_skill_md: str = "",
     episodes: Iterable[dict[str, Any]] = (), plan: str = "",
 ) -> str:
-    """`plan`: the budget plan's note (agentopt.optimizer.budget.plan_note), written by the caller."""
-    """`episodes`: episodes.jsonl's records (read once)."""
+    """`decisions`: candidates.jsonl (`store.decisions.read_decisions`); `episodes`: episodes.jsonl's
+    records (read once); `plan`: the budget plan's note (agentopt.optimizer.budget.plan_note)."""
     usage = summary.get("usage") or {}
-    spent = any((c.get("cost_usd") or 0) > 0 for c in candidates) or (usage.get("cost_usd") or 0) > 0
+    spent = any((d.cost_usd or 0) > 0 for d in decisions) or (usage.get("cost_usd") or 0) > 0
     split = report_split(summary)
     run_episodes = collect(episodes, {summary["baseline"]["id"], summary["winner"]["id"]}, split)
     sides = episode_views(run_episodes, summary)
@@ -318,11 +358,11 @@ def render_html_report(
     return _env.get_template("report.html.j2").render(
         s={**summary, "env": redact_url(summary.get("env", ""))}, usage=usage, headline=" ".join(filter(None, (headline(summary), tasks_note(summary)))), budget=budget_used(summary), plan=plan, truncation=truncation_line(summary.get("truncation")),
         split=report_split(summary), criteria=criteria_rows(summary),
-        candidates=[candidate_cells(c) for c in candidates], counts=summary.get("candidates") or {},
-        progress_svg=Markup(progress_chart(summary, candidates)),
+        candidates=[candidate_cells(d) for d in decisions], count_line=count_line(decisions), status_styles=STATUS_STYLES,
+        progress_svg=Markup(progress_chart(summary, decisions)),
         criteria_svg=Markup(criteria_chart(summary)),
-        cost_svg=Markup(cost_chart(summary, candidates)) if spent else "", spent=spent,
-        front_svgs=[Markup(svg) for svg in front_charts(summary, candidates, run_episodes.spend)],
+        cost_svg=Markup(cost_chart(summary, decisions)) if spent else "", spent=spent,
+        front_svgs=[Markup(svg) for svg in front_charts(summary, decisions, run_episodes.spend)],
         sides=sides, baseline_by_key=by_key.get("baseline", {}),
         diff_html=markdown_to_html(diff_md), skill_html=markdown_to_html(skill_without_pool(best_skill_md, diff_md)),
         fmt=fmt, pct=pct, na_note=na_note,
@@ -333,8 +373,8 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]], diff_md: str = "", plan: str = "") -> str:
-    usage, counts, splits = summary.get("usage") or {}, summary.get("candidates") or {}, summary.get("splits") or {}
+def render_run_markdown(summary: dict[str, Any], decisions: Sequence[Decision], diff_md: str = "", plan: str = "") -> str:
+    usage, splits = summary.get("usage") or {}, summary.get("splits") or {}
     rows = ["| criterion | weight | gate | baseline | winner | change | baseline pass | winner pass |",
             "|---|---:|:---:|---:|---:|---:|---:|---:|"]
     for r in criteria_rows(summary):
@@ -342,12 +382,8 @@ def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]
                     f"{fmt(r['after'])} | {r['change']} | {pct(r['before_pass'])}{na_note(r['before_na'])} | "
                     f"{pct(r['after_pass'])}{na_note(r['after_na'])} |")
     cands = ["| " + " | ".join(CANDIDATE_COLUMNS) + " |", "|---" * len(CANDIDATE_COLUMNS) + "|"]
-    for c in map(candidate_cells, candidates):
+    for c in map(candidate_cells, decisions):
         cands.append("| " + " | ".join(_cell(c[k]) for k in CANDIDATE_COLUMNS) + " |")
-    outcomes = ("accepted", "rejected", "screened_out")
-    count_line = ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}" for k in outcomes)
-    count_line += (f"; not played: {counts.get('duplicate', 0)} duplicate (the spec of an evaluated candidate), "
-                   f"{counts.get('invalid', 0)} nothing to propose; {counts.get('errors', 0)} errors")
     header = [
         f"- agent: `{summary.get('agent_file', '')}` (model `{summary.get('model', '')}`), "
         f"mutator `{summary.get('mutator_model', '')}`, judge `{summary.get('judge_model', '')}`",
@@ -368,7 +404,7 @@ def render_run_markdown(summary: dict[str, Any], candidates: list[dict[str, Any]
         "\n".join(header),
         f"## Result\n\nWinner `{summary['winner']['id']}` vs baseline `{summary['baseline']['id']}`: {headline(summary)}",
         f"## Criteria on {report_split(summary)}\n\n" + "\n".join(rows),
-        f"## Candidates\n\n{counts.get('proposed', len(candidates))} proposed: {count_line}.\n\n" + "\n".join(cands),
+        f"## Candidates\n\n{count_line(decisions)}.\n\n" + "\n".join(cands),
         "## What changed\n\n" + (diff_md.strip() or "Nothing: the winner is the baseline."),
     ]
     return "\n\n".join(sections) + "\n"

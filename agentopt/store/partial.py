@@ -12,13 +12,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from agentopt.records import Decision, Status
 from agentopt.scoring.aggregate import summarize
 from agentopt.scoring.result import EpisodeScore
 from agentopt.spec.load import load_agent, load_rubric
+from agentopt.store.decisions import summary_counts
 from agentopt.store.run import TRACES, read_jsonl
 
 EPISODES = "episodes.jsonl"
-CANDIDATES = "candidates.jsonl"
 
 
 def _inputs(run: Path) -> tuple[Any, Any]:
@@ -64,14 +65,15 @@ def eval_summary(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return summary, records
 
 
-def run_summary(run: Path) -> dict[str, Any]:
-    """The summary of an optimization without summary.json: the baseline and the best accepted candidate so far, on val."""
-    candidates = list(read_jsonl(run / CANDIDATES)) if (run / CANDIDATES).exists() else []
+def run_summary(run: Path, decisions: list[Decision]) -> dict[str, Any]:
+    """The summary of an optimization without summary.json, from its decisions (candidates.jsonl,
+    `store.decisions.read_decisions`): the baseline and the best accepted candidate so far, on val."""
     options = json.loads((run / "run_options.json").read_text(encoding="utf-8")) if (run / "run_options.json").exists() else {}
     agent, rubric = _inputs(run)
-    kept = [c for c in candidates if c.get("status") in ("baseline", "accepted") and (c.get("val") or {}).get("mean") is not None]
-    baseline_id = next((c["id"] for c in candidates if c.get("status") == "baseline"), "c0")
-    winner_id = max(kept, key=lambda c: c["val"]["mean"])["id"] if kept else baseline_id
+    kept = [(d.id, mean) for d in decisions
+            if d.status in (Status.BASELINE, Status.ACCEPTED) and (mean := (d.val or {}).get("mean")) is not None]
+    baseline_id = next((d.id for d in decisions if d.status is Status.BASELINE), "c0")
+    winner_id = max(kept, key=lambda kept_one: kept_one[1])[0] if kept else baseline_id
     val: dict[str, list[dict[str, Any]]] = {baseline_id: [], winner_id: []}
     all_records = 0
     cost = 0.0
@@ -82,10 +84,6 @@ def run_summary(run: Path) -> dict[str, Any]:
             if record.get("split") == "val" and record.get("candidate") in val:
                 val[record["candidate"]].append(record)
     config = options.get("config") or {}
-    counts: dict[str, int] = {"proposed": sum(1 for c in candidates if c.get("status") != "baseline")}
-    for c in candidates:
-        if c.get("status") != "baseline":
-            counts[c["status"]] = counts.get(c["status"], 0) + 1
     return {
         "agent": agent.name if agent else run.name, "agent_file": options.get("agent_file", ""), "model": agent.model if agent else "",
         "rubric": rubric.name if rubric else "", "env": options.get("env", ""), "mutator_model": config.get("mutator_model", ""),
@@ -93,5 +91,5 @@ def run_summary(run: Path) -> dict[str, Any]:
         "budget": config.get("budget") or {}, "usage": {"rollouts": all_records, "cost_usd": cost},
         "baseline": {"id": baseline_id, "val": _split_summary(val[baseline_id], rubric), "test": None},
         "winner": {"id": winner_id, "val": _split_summary(val[winner_id], rubric), "test": None},
-        "candidates": counts,
+        "candidates": summary_counts(decisions),
     }

@@ -11,6 +11,7 @@ from agentopt.optimizer.demos import MARK, lineage_section
 from agentopt.optimizer.operators.fewshot import FewShotOperator
 from agentopt.optimizer.operators.sample import demonstration
 from agentopt.optimizer.types import Candidate, ProposalContext
+from agentopt.records import Decision, Status
 from agentopt.scoring.result import CriterionScore, EpisodeScore
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.rubric import Criterion, Rubric
@@ -52,9 +53,9 @@ async def test_fewshot_leaves_out_failed_fields_and_drops_examples_whose_other_c
 
 def test_diff_md_names_what_the_winners_lineage_left_out():
     decisions = [
-        {"id": "c0", "status": "baseline", "operator": "baseline", "note": "", "parent": None},
-        {"id": "c1", "status": "accepted", "operator": "fewshot", "parent": "c0", "note": f"2 examples; {MARK}left out answer.reply in t2"},
-        {"id": "c2", "status": "accepted", "operator": "rules", "parent": "c1", "note": "rules"},
+        Decision("c0", Status.BASELINE, "baseline"),
+        Decision("c1", Status.ACCEPTED, "fewshot", parent="c0", note=f"2 examples; {MARK}left out answer.reply in t2"),
+        Decision("c2", Status.ACCEPTED, "rules", parent="c1", note="rules"),
     ]
     section = lineage_section(decisions, "c2")
     assert "- c1 (fewshot): left out answer.reply in t2" in section

@@ -12,8 +12,8 @@ from agentopt.api import render_reports
 from agentopt.errors import UsageError
 from agentopt.optimizer.journal import CANDIDATES, Journal
 from agentopt.records import DECISION_SCHEMA, Decision, Status
-from agentopt.store import html_report
 from agentopt.store.run import SUMMARY, RunFolder
+from tests.store.test_html_report import make_summary
 
 
 def cut_short(run: RunFolder, name: str, record: dict) -> None:
@@ -34,17 +34,17 @@ def test_an_append_after_a_cut_line_starts_a_new_line_and_readers_skip_the_cut_o
     assert [e["trace"]["task_id"] for e in run.episodes()] == ["t1"]
 
 
-def test_the_report_of_a_resumed_run_skips_a_decision_line_a_kill_cut_short(tmp_path, monkeypatch):
+def test_the_report_of_a_resumed_run_skips_a_decision_line_a_kill_cut_short(tmp_path):
     run = RunFolder(tmp_path)
-    run.write_json(SUMMARY, {})
-    run.append_jsonl(CANDIDATES, {"id": "c0"})
-    cut_short(run, CANDIDATES, {"id": "c1", "note": "cut"})
-    run.append_jsonl(CANDIDATES, {"id": "c1"})
-    seen = []
-    monkeypatch.setattr(html_report, "render_run_markdown", lambda summary, candidates, diff, plan="": seen.append(candidates) or "")
-    monkeypatch.setattr(html_report, "render_html_report", lambda *args, **kwargs: "")
+    run.write_json(SUMMARY, make_summary())
+    run.append_jsonl(CANDIDATES, {"id": "c0", "status": "baseline", "operator": "baseline"})
+    cut_short(run, CANDIDATES, {"id": "c1", "status": "accepted", "operator": "rules", "note": "cut"})
+    run.append_jsonl(CANDIDATES, {"id": "c1", "status": "rejected", "operator": "rules", "note": "whole"})
     render_reports(run)
-    assert [c["id"] for c in seen[0]] == ["c0", "c1"]
+    report = (run.path / "report.md").read_text()
+    rows = [line.split(" | ")[0].lstrip("| ") for line in report.split("## Candidates", 1)[1].splitlines() if line.startswith("| c")]
+    assert rows == ["c0", "c1"] and "| rejected |" in report and "cut" not in report
+    assert "0 proposed" not in report and "1 proposed: 0 accepted, 1 rejected" in report
 
 
 # A decision line as agentopt wrote them before decisions had a schema version (version 1).

@@ -1,4 +1,4 @@
-"""report.html and report.md of an optimization run, from summary.json and candidates.jsonl data."""
+"""report.html and report.md of an optimization run, from summary.json and candidates.jsonl data (typed decisions)."""
 
 import copy
 import xml.etree.ElementTree as ET
@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from agentopt.records import Decision, Status
 from agentopt.store.html_report import headline, markdown_to_html, render_html_report, render_run_markdown
 
 SVG = "{http://www.w3.org/2000/svg}svg"
@@ -38,7 +39,8 @@ def make_summary():
     }
 
 
-def make_candidates():
+def make_lines():
+    """candidates.jsonl's lines of a small run (version 1: no schema), as dicts."""
     return [
         {"id": "c0", "parent": None, "operator": "baseline", "component": None, "note": "", "status": "baseline",
          "reason": "", "train": None, "val": {"mean": 0.55, "n": 15}, "rollouts": 15, "cost_usd": 0.0, "elapsed_s": 10.0},
@@ -54,11 +56,15 @@ def make_candidates():
     ]
 
 
+def decisions(lines=None):
+    return [Decision.from_dict(line) for line in (make_lines() if lines is None else lines)]
+
+
 DIFF = "## system_prompt\n\n- added a rule\n\n```diff\n- old line\n+ new line <b>\n```\n"
 
 
 def render(summary=None, candidates=None, diff=DIFF, skill="# Skill\n\nUse `grep`."):
-    return render_html_report(summary or make_summary(), make_candidates() if candidates is None else candidates, diff, skill)
+    return render_html_report(summary or make_summary(), decisions() if candidates is None else candidates, diff, skill)
 
 
 class Structure(HTMLParser):
@@ -144,8 +150,9 @@ def test_nulls_render_as_na():
         summary[side]["val"].update(mean=None, ci_low=None, ci_high=None, pass_rate=None)
         for c in summary[side]["val"]["criteria"]:
             c.update(mean=None, pass_rate=None)
-    candidates = make_candidates()
-    candidates[0]["val"] = {"mean": None, "n": 0}
+    lines = make_lines()
+    lines[0]["val"] = {"mean": None, "n": 0}
+    candidates = decisions(lines)
     summary["usage"]["cost_usd"] = None
     page = render(summary, candidates, diff="", skill="")
     assert headline(summary) == "val n/a → n/a, n/a; test n/a"
@@ -180,7 +187,7 @@ def test_criteria_compare_on_test_when_both_sides_have_it():
 
 
 def test_markdown_report():
-    md = render_run_markdown(make_summary(), make_candidates(), DIFF)
+    md = render_run_markdown(make_summary(), decisions(), DIFF)
     assert md.startswith("# Optimization of `triage`")
     assert "- stopped: rollout budget spent (300/300)" in md
     assert "val 0.55 (CI 0.45-0.65) → 0.68 (CI 0.58-0.77), +0.13; test 0.52 → 0.63, +0.11" in md
@@ -189,15 +196,16 @@ def test_markdown_report():
     assert "| format | 1 | yes | 0.80 | 0.95 | +0.15 | 80% | 95% |" in md
     assert "| accuracy | 1 |  | 0.35 | 0.50 | +0.15 | 35% | 50% |" in md
     assert "| c2 | c0 | rules | system_prompt | accepted | 0.60 (parent 0.45, n=8) | 0.68 (n=15) |" in md
-    assert "3 proposed: 1 accepted, 1 rejected, 1 screened out; not played: 0 duplicate (the spec of an evaluated candidate), 0 nothing to propose; 0 errors." in md
+    assert ("3 proposed: 1 accepted, 1 rejected, 1 screened out on train; not played: 0 nothing to propose, "
+            "0 duplicate (the spec of an evaluated candidate), 0 errors (the operator failed), 0 skipped (the parent was perfect on its minibatch).") in md
     assert "budget used: rollouts 300 / 300, cost $0.0000 / no limit" in md
     assert md.rstrip().endswith("```")  # the diff is included as is
 
 
 def test_markdown_table_cells_escape_pipes():
-    candidates = make_candidates()
-    candidates[2]["note"] = "a | b\nc"
-    md = render_run_markdown(make_summary(), candidates, "")
+    lines = make_lines()
+    lines[2]["note"] = "a | b\nc"
+    md = render_run_markdown(make_summary(), decisions(lines), "")
     assert "a \\| b c" in md
 
 
@@ -220,16 +228,43 @@ def test_markdown_to_html(text, expected):
     assert str(markdown_to_html(text)) == expected
 
 
-def test_every_status_has_its_own_badge_and_an_unknown_one_is_other():
-    from agentopt.records import Status
-    from agentopt.store.html_report import candidate_cells
+def every_status():
+    """c0 the baseline, then one child per other Status member, in the enum's order."""
+    children = [status for status in Status if status is not Status.BASELINE]
+    lines = [{"id": "c0", "status": "baseline", "operator": "baseline", "val": {"mean": 0.55, "n": 15}, "rollouts": 15}]
+    lines += [{"id": f"c{i}", "parent": "c0", "operator": "rules", "component": "skill:refunds", "status": status.value,
+               "reason": f"why {status.value}", "rollouts": 15 + i} for i, status in enumerate(children, start=1)]
+    return decisions(lines)
 
+
+def test_every_status_has_a_style_a_badge_and_a_count():
+    """A Status member the reports cannot show fails here (STATUS_STYLES is keyed by the enum)."""
+    from agentopt.store.html_report import STATUS_STYLES
+
+    assert set(STATUS_STYLES) == set(Status)
+    page = render(candidates=every_status(), diff="", skill="")
+    root = ET.fromstring(page.split("\n", 1)[1])
+    badges = {span.get("class"): "".join(span.itertext()) for span in root.iter("span") if (span.get("class") or "").startswith("status ")}
+    css = root.find(".//style").text
     for status in Status:
-        assert candidate_cells({"id": "c1", "status": status.value})["status_class"] == status.value
-    assert candidate_cells({"id": "c1", "status": "from_a_newer_agentopt"})["status_class"] == "other"
-    page = render()
-    for css in ("error", "skipped"):
-        assert f".status.{css}" in page  # styled, not rendered as "other"
+        style = STATUS_STYLES[status]
+        assert badges[f"status {status.value}"] == style.label  # its own badge, never "other"
+        assert f".status.{status.value} {{ background: {style.background}; color: {style.colour}; }}" in css
+        if status is not Status.BASELINE:
+            assert f"1 {style.counted}" in page  # counted from the decisions
+    assert "other" not in badges and len(badges) == len(Status)
+    assert page.count("<p>3 proposed: ") == 1  # accepted, rejected, screened out: the children played
+    md = render_run_markdown(make_summary(), every_status(), "")
+    for status in Status:
+        assert f"| {status.value} |" in md
+    assert "skipped (the parent was perfect on its minibatch)" in md and "1 errors (the operator failed)" in md
+
+
+def test_a_component_is_shown_by_its_kind_and_name():
+    rows = table_rows(render(candidates=every_status(), diff="", skill=""), "candidates")
+    assert rows[0][3] == "" and rows[1][3] == "skill refunds"  # the baseline changed nothing
+    page = render(candidates=every_status(), diff="", skill="")
+    assert "skill <code>refunds</code>" in page
 
 
 def record(candidate, split, task, score, tokens=100, cost=0.0, failed=()):
@@ -266,7 +301,7 @@ def circle_titles(svg):
 
 
 def test_val_score_against_tokens_per_episode_marks_the_front():
-    page = render_html_report(make_summary(), make_candidates(), DIFF, "", episodes())
+    page = render_html_report(make_summary(), decisions(), DIFF, "", episodes())
     charts = svgs(page)
     assert len(charts) == 3  # progress, tokens front, criteria: still no cost chart
     front = charts[1]
@@ -282,11 +317,11 @@ def test_val_score_against_tokens_per_episode_marks_the_front():
 
 
 def test_a_cost_chart_only_when_something_was_spent():
-    summary, candidates = make_summary(), make_candidates()
+    summary, lines = make_summary(), make_lines()
     summary["usage"]["cost_usd"] = 0.05
-    for c in candidates:
+    for c in lines:
         c["cost_usd"] = c["rollouts"] / 1000
-    page = render_html_report(summary, candidates, DIFF, "", episodes(cost=0.001))
+    page = render_html_report(summary, decisions(lines), DIFF, "", episodes(cost=0.001))
     names = [svg.find(SVG[: -len("svg")] + "title").text for svg in svgs(page)]
     assert any(n.startswith("Val score vs cost per val episode") for n in names)
     assert "Cumulative cost vs rollouts" in names
@@ -295,7 +330,7 @@ def test_a_cost_chart_only_when_something_was_spent():
 
 
 def test_the_winner_and_baseline_episodes_open_from_their_rows_failures_first():
-    page = render_html_report(make_summary(), make_candidates(), DIFF, "", episodes())
+    page = render_html_report(make_summary(), decisions(), DIFF, "", episodes())
     root = ET.fromstring(page.split("\n", 1)[1])
     sections = {d.get("id"): d for d in root.iter("details") if d.get("class") == "episode"}
     assert sorted(sections) == [f"{c}-episode-{i}" for c in ("c0", "c2") for i in (1, 2, 3)]  # test split, both sides
@@ -312,8 +347,8 @@ def test_the_winner_and_baseline_episodes_open_from_their_rows_failures_first():
 def test_the_example_pool_is_shown_once():
     diff = "## Examples (0 -> 2)\n\n- a -> 1\n- b -> 2\n"
     skill = "# x\n\n## Instructions\n\nDo it.\n\n## Examples\n\n- Input: a\n  Answer: 1\n\n## Tools\n\n- `submit`: go\n"
-    page = render_html_report(make_summary(), make_candidates(), diff, skill)
+    page = render_html_report(make_summary(), decisions(), diff, skill)
     assert page.count("Input: a") == 0 and page.count("a -&gt; 1") == 1
     assert "The example pool is listed once, under What changed above." in page and "<code>submit</code>" in page
-    unchanged = render_html_report(make_summary(), make_candidates(), "## System prompt\n", skill)
+    unchanged = render_html_report(make_summary(), decisions(), "## System prompt\n", skill)
     assert "Input: a" in unchanged  # the diff does not list the pool: the skill keeps it
