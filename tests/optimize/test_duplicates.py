@@ -53,7 +53,8 @@ def test_a_child_equal_to_an_evaluated_candidate_is_not_played_again_and_optuna_
     counts = summary["candidates"]
     assert (counts["proposed"], counts["duplicate"], counts["invalid"]) == (1, len(duplicates), len(nothing))
     assert f"1 proposed · 1 screened out · 0 rejected · 0 accepted · {len(duplicates)} duplicate · {len(nothing)} nothing to propose" in result.stdout
-    assert f"not played: {len(duplicates)} duplicate" in (run / "report.md").read_text()
+    assert (f"not played: {len(nothing)} nothing to propose, {len(duplicates)} duplicate (the spec of an evaluated candidate)"
+            in (run / "report.md").read_text())
     # Optuna learned from both: duplicates told 0 gain, nothing-to-propose the worst gain (-1); none failed.
     study = optuna.load_study(study_name=f"agentopt-{run.name}", storage=f"sqlite:///{run / 'study.db'}")
     values = {t.number: (t.state.name, t.value) for t in study.trials}
