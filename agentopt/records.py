@@ -95,6 +95,7 @@ class Status(StrEnum):
 
 PLAYED = frozenset({Status.BASELINE, Status.SCREENED_OUT, Status.REJECTED, Status.ACCEPTED})
 IDLE = frozenset({Status.INVALID, Status.DUPLICATE, Status.ERROR, Status.SKIPPED})
+POOL = frozenset({Status.BASELINE, Status.ACCEPTED})  # the candidates the pool holds: parents, and the winner among them
 
 
 # --- a decision: one line of the journal's candidates.jsonl ------------------------------------

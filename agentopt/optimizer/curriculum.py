@@ -30,14 +30,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from agentopt.records import Decision, Status
+from agentopt.records import POOL, Decision
 from agentopt.store.decisions import CANDIDATES, read_decisions
 from agentopt.store.run import RunFolder, read_jsonl
 
 FLOOR = 0.1
 EPISODES = "episodes.jsonl"
 REPORT = "curriculum.json"
-ACCEPTED = frozenset({Status.BASELINE, Status.ACCEPTED})  # the pool: the candidates whose plays count
 
 T = TypeVar("T")
 
@@ -61,7 +60,7 @@ class TaskRecord:
 
 
 def accepted(decisions: Sequence[Decision]) -> set[str]:
-    return {d.id for d in decisions if d.status in ACCEPTED}
+    return {d.id for d in decisions if d.status in POOL}
 
 
 def tally(run_path: Path, pool: set[str], upto: int | None = None) -> dict[str, TaskRecord]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from agentopt.records import Decision, Status
+from agentopt.records import POOL, Decision, Status
 from agentopt.redact import redact_url
 from agentopt.store import plots
 from agentopt.store.decisions import proposed, status_counts
@@ -40,8 +40,9 @@ class StatusStyle:
     colour: str
 
 
-# Every member of Status has one (tests/store/test_html_report.py fails for a member without):
-# a decision's status is never shown as "other".
+# Every member of Status has one (tests/store/test_html_report.py fails for a member without), so a
+# decision's status is never shown as "other". The template scopes their CSS to the candidates table:
+# an episode's "error" badge (an infrastructure error) has colours of its own.
 STATUS_STYLES: dict[Status, StatusStyle] = {
     Status.BASELINE: StatusStyle("baseline", "baseline", "#dbeafe", "#1e40af"),
     Status.ACCEPTED: StatusStyle("accepted", "accepted", "#dcfce7", "#166534"),
@@ -171,7 +172,7 @@ def progress_chart(summary: dict[str, Any], decisions: Sequence[Decision]) -> st
         if v is None:
             continue
         point = (d.rollouts or 0, v)
-        if d.status in (Status.BASELINE, Status.ACCEPTED) and (running is None or v > running):
+        if d.status in POOL and (running is None or v > running):
             running = v
             best.append(point)
         elif d.status is Status.REJECTED:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agentopt.records import Decision, Status
+from agentopt.records import POOL, Decision, Status
 from agentopt.scoring.aggregate import summarize
 from agentopt.scoring.result import EpisodeScore
 from agentopt.spec.load import load_agent, load_rubric
@@ -71,7 +71,7 @@ def run_summary(run: Path, decisions: list[Decision]) -> dict[str, Any]:
     options = json.loads((run / "run_options.json").read_text(encoding="utf-8")) if (run / "run_options.json").exists() else {}
     agent, rubric = _inputs(run)
     kept = [(d.id, mean) for d in decisions
-            if d.status in (Status.BASELINE, Status.ACCEPTED) and (mean := (d.val or {}).get("mean")) is not None]
+            if d.status in POOL and (mean := (d.val or {}).get("mean")) is not None]
     baseline_id = next((d.id for d in decisions if d.status is Status.BASELINE), "c0")
     winner_id = max(kept, key=lambda kept_one: kept_one[1])[0] if kept else baseline_id
     val: dict[str, list[dict[str, Any]]] = {baseline_id: [], winner_id: []}

@@ -194,3 +194,35 @@ def test_run_json_is_one_document_and_quiet_has_no_panel(reports):
     err = reports["run_stderr"]
     assert "winner: " in err and "stopped: " in err
     assert "rollouts " not in err and "Optimizing " not in err and "Operators: " not in err  # -q: no panel, no preamble
+
+
+def rgb(hex_colour: str) -> str:
+    return "rgb({}, {}, {})".format(*(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)))
+
+
+def test_every_status_has_its_own_styled_badge_in_chromium(browser, reports, tmp_path):
+    """The real run's folder plus one decision of each Status member it lacks, rendered again by
+    `agentopt report`: in the browser every badge shows its label in its own colours."""
+    from agentopt.records import Decision, Status
+    from agentopt.store.decisions import CANDIDATES, read_decisions
+    from agentopt.store.html_report import STATUS_STYLES
+
+    run = Path(shutil.copytree(reports["run"].parent, tmp_path / reports["run"].parent.name))
+    decisions = read_decisions(run / CANDIDATES)
+    present = {d.status for d in decisions}
+    rollouts = decisions[-1].rollouts
+    with (run / CANDIDATES).open("a", encoding="utf-8") as handle:
+        for n, status in enumerate((s for s in Status if s not in present), start=len(decisions)):
+            extra = Decision(f"c{n}", status, "rules", f"a {status.value} decision", parent="c0", rollouts=rollouts)
+            handle.write(json.dumps(extra.to_dict()) + "\n")
+    rendered = run_cli("report", str(run), cwd=reports["cwd"])
+    assert rendered.returncode == 0, rendered.stderr
+    page, problems = open_page(browser, run / "report.html")
+    for status in Status:
+        badge = page.locator(f"table.candidates span.status.{status.value}").first
+        assert badge.inner_text() == STATUS_STYLES[status].label, status
+        colours = badge.evaluate("b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]")
+        assert colours == [rgb(STATUS_STYLES[status].background), rgb(STATUS_STYLES[status].colour)], (status, colours)
+    assert page.locator("table.candidates span.status").count() == len(read_decisions(run / CANDIDATES))
+    assert problems == []
+    page.close()

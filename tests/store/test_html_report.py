@@ -249,7 +249,7 @@ def test_every_status_has_a_style_a_badge_and_a_count():
     for status in Status:
         style = STATUS_STYLES[status]
         assert badges[f"status {status.value}"] == style.label  # its own badge, never "other"
-        assert f".status.{status.value} {{ background: {style.background}; color: {style.colour}; }}" in css
+        assert f"table.candidates .status.{status.value} {{ background: {style.background}; color: {style.colour}; }}" in css
         if status is not Status.BASELINE:
             assert f"1 {style.counted}" in page  # counted from the decisions
     assert "other" not in badges and len(badges) == len(Status)
