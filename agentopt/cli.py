@@ -100,7 +100,6 @@ def schema(kind: str = typer.Argument(..., help="agent, rubric or project")) -> 
     """Print the JSON Schema of agent specs, rubrics or the project file (for editor completion)."""
     import json
 
-    import agentopt.scoring.base  # noqa: F401 - registers the check types a rubric's schema lists
     from agentopt.project import SCHEMA as project_schema
     from agentopt.spec.schema import agent_json_schema, rubric_json_schema
 

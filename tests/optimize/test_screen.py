@@ -6,7 +6,7 @@ tests/optimize/test_duplicates.py for the widening over a real run)."""
 from __future__ import annotations
 
 from agentopt.episode_record import Episode
-from agentopt.optimizer.loop import Screen
+from agentopt.optimizer.screen import Screen
 from agentopt.scoring.result import CriterionScore, EpisodeScore
 from agentopt.spec.rubric import Criterion, Rubric
 from agentopt.trace import Trace

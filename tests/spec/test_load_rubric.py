@@ -189,3 +189,17 @@ def test_builtin_check_mistakes(builtin_checks):
         "rubrics/r.yaml:13:13: criteria[2].check.type: "
         "unknown check type 'contain' (did you mean 'contains' or 'not_contains'?)",
     ]
+
+
+def test_a_rubric_loads_in_a_fresh_interpreter_that_never_imported_the_scoring_layer(tmp_path: Path):
+    """The library's own entry point: `load_rubric` alone, as a notebook would call it first."""
+    import subprocess
+    import sys
+
+    path = write(RUBRIC, "name: r\ncriteria:\n  - {id: c, description: d, weight: 1, check: {type: contains, value: x}}\n")
+    code = ("import sys; from agentopt.spec.load import load_rubric\n"
+            "assert 'agentopt.scoring' not in sys.modules, 'the spec layer imported scoring up front'\n"
+            f"print(load_rubric({str(path)!r}).criteria[0].check)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "contains"

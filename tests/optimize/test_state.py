@@ -1,0 +1,113 @@
+"""RunState: what a run's decisions add up to, and the same whether built as the run goes or
+rebuilt from the journal afterwards (which is what --resume and every worker of a shared run do)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+
+from agentopt.envs.session import parse_env
+from agentopt.optimizer.budget import Budget
+from agentopt.optimizer.journal import Journal
+from agentopt.optimizer.loop import Optimizer, RunConfig
+from agentopt.optimizer.state import COUNTS, RunState
+from agentopt.optimizer.types import Candidate, Proposal
+from agentopt.records import Decision, Status
+from agentopt.spec.agent import AgentSpec
+from agentopt.spec.load import load_agent, load_rubric
+from agentopt.store.run import RunFolder
+from agentopt.testing import ScriptedModel, call
+from agentopt.testing.model import last_user, schema_answer, system
+
+BASE = Candidate("c0", AgentSpec(name="a"))
+
+
+def test_each_status_is_counted_once_and_only_the_baseline_and_accepted_children_join_the_pool():
+    state = RunState(BASE)
+    state.apply(Decision("c0", Status.BASELINE), {"v1": 0.5, "v2": 0.5})
+    for cid, status in enumerate(Status, start=1):
+        if status != Status.BASELINE:
+            state.apply(Decision(f"c{cid}", status), {"v1": 1.0, "v2": 0.0})
+    assert state.counts == {"proposed": 3, "screened_out": 1, "rejected": 1, "accepted": 1, "invalid": 1, "duplicate": 1, "errors": 1}
+    assert set(state.counts) == set(COUNTS)
+    accepted = f"c{list(Status).index(Status.ACCEPTED) + 1}"
+    assert state.pool == ["c0", accepted]
+    assert state.best() == "c0"  # a tie (0.5 each) goes to the earlier one
+    state.apply(Decision("c9", Status.ACCEPTED), {"v1": 1.0, "v2": 1.0})
+    assert state.best() == "c9" and state.best_mean() == 1.0
+
+
+CITIES = {"France": "Paris", "Italy": "Rome", "Spain": "Madrid", "Peru": "Lima", "Japan": "Tokyo", "Egypt": "Cairo",
+          "Kenya": "Nairobi", "Chile": "Santiago", "Ghana": "Accra", "Nepal": "Kathmandu"}
+
+
+def answer(request):
+    """The right city (never signed: the run goes on to its budget), lowercase only when the system prompt asks for it."""
+    country = next((c for c in CITIES if c in last_user(request)), None)
+    if country is None:
+        return schema_answer(request)
+    return call("submit", answer=CITIES[country].lower() if "lowercase" in system(request).lower() else CITIES[country])
+
+
+class Reword:
+    """An operator that changes the prompt's wording but nothing the model reacts to: its
+    children tie with their parents, so they are screened out."""
+
+    name = "reword"
+    edits = "system_prompt"
+    first_params: dict = {}
+    needs_mutator = False
+
+    def search_space(self, parent):
+        return {}
+
+    async def propose(self, ctx):
+        spec = replace(ctx.parent.spec, system_prompt=f"{ctx.parent.spec.system_prompt} (take {ctx.rng.randint(0, 10**6)})")
+        return Proposal(spec=spec, component="system_prompt", note="reworded")
+
+
+def files(tmp_path):
+    (tmp_path / "agent.yaml").write_text("name: qa\nmodel: openai/my-model\nsystem_prompt: Answer with a word.\nloop: {max_turns: 3}\n")
+    (tmp_path / "rubric.yaml").write_text(
+        "name: qa\ncriteria:\n"
+        "  - {id: correct, description: The right city., weight: 1, check: {type: env_reward}}\n"
+        "  - {id: lowercase, description: Write the answer in lowercase letters only., weight: 1,"
+        " check: {type: regex, target: answer.answer, pattern: '^[a-z ]+$'}}\n"
+        "  - {id: signed, description: Sign with the code word., weight: 1, check: {type: contains, target: answer.answer, value: zebra-42}}\n")
+    splits = ["train"] * 6 + ["val"] * 2 + ["test"] * 2
+    rows = [{"id": f"q{i}", "split": s, "input": f"What is the capital of {c}?", "expected": city}
+            for i, ((c, city), s) in enumerate(zip(CITIES.items(), splits))]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return load_agent(str(tmp_path / "agent.yaml")), load_rubric(str(tmp_path / "rubric.yaml"))
+
+
+def test_the_state_a_run_ends_in_is_the_state_its_journal_rebuilds(tmp_path):
+    spec, rubric = files(tmp_path)
+    run = RunFolder.create(tmp_path / "runs", "run", "qa")
+    config = replace(RunConfig(), budget=Budget(max_rollouts=40), minibatch=2, operators=("rules", "fewshot", "reword"), run_test=False)
+    optimizer = Optimizer(spec, rubric, parse_env(f"dataset:{tmp_path / 'qa.jsonl'}"), run, config, model=ScriptedModel(answer),
+                          extra_operators={"reword": Reword()})
+    result = asyncio.run(optimizer.optimize())
+    live = optimizer.state
+    # The run accepted a child (rules), screened some out (reword) and had iterations with nothing to propose.
+    assert live.counts["accepted"] >= 1 and live.counts["screened_out"] >= 1 and live.counts["invalid"] >= 1
+
+    rebuilt = RunState.from_journal(optimizer.baseline, Journal(run), ["q6", "q7"], optimizer._saved_spec)
+    assert rebuilt.pool == live.pool and rebuilt.val_scores == live.val_scores and rebuilt.counts == live.counts
+    assert rebuilt.counts == result.counts
+    played = {d.id for d in Journal(run).decisions if d.status.played}
+    assert set(rebuilt.candidates) == played
+    assert all(rebuilt.spec_hash(c) == live.spec_hash(c) for c in played)  # the saved spec is the one played
+    assert rebuilt.best() == live.best() == result.winner.id
+
+
+def test_a_child_whose_spec_was_never_saved_is_left_out_of_the_rebuilt_state(tmp_path):
+    """A kill between a decision and its spec folder (or a folder deleted by hand) must not
+    crash a resume: the child is not known, so it is neither a parent nor in the pool."""
+    run = RunFolder.create(tmp_path / "runs", "run", "a")
+    journal = Journal(run)
+    journal.add_decision(Decision("c0", Status.BASELINE))
+    journal.add_decision(Decision("c1", Status.ACCEPTED, operator="rules"))
+    state = RunState.from_journal(BASE, Journal(run), [], lambda cid: None)
+    assert set(state.candidates) == {"c0"} and state.pool == ["c0"] and state.counts["accepted"] == 1
