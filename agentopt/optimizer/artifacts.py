@@ -95,11 +95,11 @@ def spec_diff(baseline: AgentSpec, winner: AgentSpec) -> str:
         old, new = before.get(name), after.get(name)
         if old == new:
             continue
-        if old is None:
+        if old is None and new is not None:
             parts.append(f"## Skill `{name}` (added)\n\n{new.description}\n\n```markdown\n{new.body.strip()}\n```")
         elif new is None:
             parts.append(f"## Skill `{name}` (removed)")
-        else:
+        elif old is not None:
             parts.append(f"## Skill `{name}`\n\n```diff\n" + _unified(skill_markdown(old), skill_markdown(new)) + "\n```")
     tools_before = {t.name: t.description for t in baseline.tools}
     for tool in winner.tools:

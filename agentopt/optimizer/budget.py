@@ -209,7 +209,10 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict[str, int | None]) -> Plan:
-        return cls(*(data.get(k) for k in ("max_rollouts", "train", "val", "test", "minibatch")))
+        def count(key: str) -> int:
+            return int(data.get(key) or 0)
+
+        return cls(data.get("max_rollouts"), count("train"), count("val"), count("test"), count("minibatch"))
 
     def to_dict(self) -> dict[str, int | None]:
         return {

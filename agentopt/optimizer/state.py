@@ -14,14 +14,11 @@ from dataclasses import dataclass, field
 from agentopt.episode_record import Episode
 from agentopt.optimizer.journal import RunJournal, spec_hash
 from agentopt.optimizer.types import Candidate
-from agentopt.records import PLAYED, Decision, Status
+from agentopt.records import PLAYED, POOL, Decision
 from agentopt.spec.agent import AgentSpec
+from agentopt.store.decisions import summary_counts
 
 BASELINE_ID = "c0"
-# proposed: children played (screened at least); invalid: the operator had nothing to propose;
-# duplicate: a child whose spec was already evaluated (not played again); errors: the operator
-# failed. Neither of the last three counts as proposed; a skipped iteration counts nowhere.
-COUNTS = ("proposed", "screened_out", "rejected", "accepted", "invalid", "duplicate", "errors")
 
 
 def scores_by_task(episodes: Iterable[Episode]) -> dict[str, float]:
@@ -39,8 +36,8 @@ class RunState:
     candidates: dict[str, Candidate] = field(default_factory=dict)  # every candidate with a spec, by id
     pool: list[str] = field(default_factory=list)  # the accepted candidates, the baseline first
     val_scores: dict[str, dict[str, float]] = field(default_factory=dict)  # pool member -> {val task: score}
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
-    _hashes: dict[str, str] = field(default_factory=dict)  # candidate id -> spec hash (computed once)
+    decisions: list[Decision] = field(default_factory=list)  # applied so far, in order
+    _hashes: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # candidate id -> spec hash
 
     def __post_init__(self) -> None:
         self.candidates.setdefault(self.baseline.id, self.baseline)
@@ -58,26 +55,24 @@ class RunState:
             if cid != baseline.id and decision.status in PLAYED and (spec := load_spec(cid)) is not None:
                 state.candidates[cid] = Candidate(cid, spec, decision.parent, decision.operator, decision.component, decision.note)
             scores = None
-            if decision.status in (Status.BASELINE, Status.ACCEPTED) and cid in state.candidates:
+            if decision.status in POOL and cid in state.candidates:
                 key = state.spec_hash(cid)
                 scores = scores_by_task(e for t in val if (e := journal.episode(cid, key, "val", t)) is not None)
             state.apply(decision, scores)
         return state
 
     def apply(self, decision: Decision, val_scores: Mapping[str, float] | None = None) -> None:
-        """One decision's effect: counted, and a baseline or an accepted child (with its
+        """One decision's effect: kept (so counted), and a baseline or an accepted child (with its
         `val_scores`) joins the pool."""
-        status = decision.status
-        if status == Status.ERROR:
-            self.counts["errors"] += 1
-        elif status in (Status.INVALID, Status.DUPLICATE):
-            self.counts[status.value] += 1
-        elif status in (Status.SCREENED_OUT, Status.REJECTED, Status.ACCEPTED):
-            self.counts["proposed"] += 1
-            self.counts[status.value] += 1
-        if status in (Status.BASELINE, Status.ACCEPTED) and decision.id not in self.pool and val_scores is not None:
+        self.decisions.append(decision)
+        if decision.status in POOL and decision.id not in self.pool and val_scores is not None:
             self.pool.append(decision.id)
             self.val_scores[decision.id] = dict(val_scores)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """summary.json's "candidates": proposed (children played), one count per outcome."""
+        return summary_counts(self.decisions)
 
     def best(self) -> str | None:
         """The pool member with the best mean val score (the earlier one on a tie)."""
