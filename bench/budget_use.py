@@ -37,6 +37,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.run_stats import search_stats  # noqa: E402
 from tests.fakes.openai_server import Reply, ScriptedLLM, call, last_user_text, system_text  # noqa: E402
 
 TICKETS_FILE = REPO / "examples/triage/tickets.jsonl"
@@ -117,21 +118,14 @@ def main() -> None:
     wall = time.monotonic() - started
     run = next((work / "runs").iterdir())
     summary = json.loads((run / "summary.json").read_text())
-    decisions = [json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines() if line.strip()]
-    screened = [d for d in decisions if d["status"] in ("screened_out", "rejected", "accepted")]
-    specs = {(run / "candidates" / d["id"] / "agent.yaml").read_text() for d in screened if (run / "candidates" / d["id"] / "agent.yaml").exists()}
+    stats = search_stats(run)
     rollouts = summary["usage"]["rollouts"]
-    counts = {s: sum(d["status"] == s for d in decisions) for s in ("screened_out", "rejected", "accepted", "duplicate", "invalid", "skipped")}
-    best, curve = None, []
-    for d in decisions:
-        mean = (d.get("val") or {}).get("mean")
-        if d["status"] in ("baseline", "accepted") and mean is not None and (best is None or mean > best):
-            best = mean
-            curve.append(f"{best:.3f}@{d['rollouts']}")
+    specs = stats["distinct_screened"]
+    curve = [f"{best:.3f}@{spent}" for best, spent in stats["curve"]]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True).stdout.strip()
     print(json.dumps({
         "task": args.task, "agentopt": commit, "max_rollouts": args.max_rollouts, "minibatch": args.minibatch, "rollouts": rollouts,
-        "distinct_screened": len(specs), "per_100_rollouts": round(100 * len(specs) / max(1, rollouts), 1), "counts": counts,
+        "distinct_screened": specs, "per_100_rollouts": round(100 * specs / max(1, rollouts), 1), "counts": stats["counts"],
         "best_val": curve, "val": [summary["baseline"]["val"]["mean"], summary["winner"]["val"]["mean"]],
         "test": [summary["baseline"]["test"]["mean"], summary["winner"]["test"]["mean"]],
         "stopped": summary["stopped"], "wall_s": round(wall, 1), "run": str(run),

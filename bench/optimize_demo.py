@@ -25,6 +25,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.run_stats import search_stats  # noqa: E402
+
 TASKS = {
     "triage": ("agents/triage.yaml", "rubrics/triage.yaml", "dataset:examples/triage/tickets.jsonl"),
     "support": ("agents/support.yaml", "rubrics/support.yaml", "support"),
@@ -53,7 +57,6 @@ def main() -> None:
     agent, rubric, env = TASKS[args.task]
     runs = Path(tempfile.mkdtemp(prefix="agentopt-bench-"))
     if env is None:
-        sys.path.insert(0, str(REPO))
         from bench.iris import build
 
         env = f"dataset:{build(runs / 'data')}"
@@ -82,18 +85,12 @@ def main() -> None:
         f"{counts.get('duplicate', 0)} duplicate, {counts['invalid']} nothing to propose"
     )
     rollouts = summary["usage"]["rollouts"]
-    decisions = [json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines() if line.strip()]
-    screened = [d for d in decisions if d["status"] in ("screened_out", "rejected", "accepted")]
-    distinct = len({(run / "candidates" / d["id"] / "agent.yaml").read_text() for d in screened if (run / "candidates" / d["id"] / "agent.yaml").exists()})
+    stats = search_stats(run)
+    distinct = stats["distinct_screened"]
     plan = summary.get("plan") or {}
     print(f"distinct candidates screened: {distinct} ({100 * distinct / max(1, rollouts):.1f} per 100 rollouts); "
           f"plan: baseline {plan.get('baseline')}, per candidate up to {plan.get('per_candidate')}, final test {plan.get('final_test')}")
-    best, curve = None, []
-    for d in decisions:  # the best val score after each accepted candidate, and the rollouts it took
-        mean = (d.get("val") or {}).get("mean")
-        if d["status"] in ("baseline", "accepted") and mean is not None and (best is None or mean > best):
-            best = mean
-            curve.append(f"{best:.3f} at {d['rollouts']}")
+    curve = [f"{best:.3f} at {spent}" for best, spent in stats["curve"]]  # the best val after each acceptance, and the rollouts it took
     print(f"best val reached: {' -> '.join(curve) or 'n/a'} (rollouts)")
     print(f"rollouts: {rollouts}/{args.max_rollouts}; stopped: {summary['stopped']}; wall: {wall:.0f}s")
 
