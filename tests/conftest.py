@@ -30,6 +30,11 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: f
 @pytest.fixture
 def qa_dataset(tmp_path: Path) -> Path:
     """Four val questions with a one-field answer schema."""
+    return write_qa_dataset(tmp_path)
+
+
+def write_qa_dataset(tmp_path: Path) -> Path:
+    """qa_dataset's file, for a fixture of a wider scope."""
     rows = [
         {"id": "q1", "split": "val", "input": "What is the capital of France?", "expected": "Paris"},
         {"id": "q2", "split": "val", "input": "What is 2 + 2?", "expected": "4"},
@@ -44,6 +49,11 @@ def qa_dataset(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def qa_rubric(tmp_path: Path) -> Path:
+    return write_qa_rubric(tmp_path)
+
+
+def write_qa_rubric(tmp_path: Path) -> Path:
+    """qa_rubric's file, for a fixture of a wider scope."""
     return write(
         tmp_path / "rubrics" / "qa.yaml",
         """

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from agentopt.export import chat_message
-from tests.conftest import run_cli, scripted_agent
+from tests.conftest import run_cli, scripted_agent, write_qa_dataset, write_qa_rubric
 from tests.fakes.openai_server import ScriptedLLM
 from tests.test_eval_cli import eval_args, only_run, quiz_master
 
 SECRET = "sk-test-abcdefghijklmnopqrstuvwx"
 
 
-@pytest.fixture
-def eval_run(tmp_path: Path, qa_dataset: Path, qa_rubric: Path) -> Path:
-    """A real eval run folder: 4 episodes (scores 1, 1, 1, 0.25), a key pasted into q1's ticket."""
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory) -> Path:
+    """A real eval run folder, made once per module: 4 episodes (scores 1, 1, 1, 0.25), a key pasted
+    into q1's ticket. Tests get their own copy (`eval_run`), so one that edits it spoils no other."""
+    tmp_path = tmp_path_factory.mktemp("evaluated")
+    qa_dataset, qa_rubric = write_qa_dataset(tmp_path), write_qa_rubric(tmp_path)
     rows = [json.loads(line) for line in qa_dataset.read_text().splitlines()]
     rows[0]["input"] += f" (my key is {SECRET})"
     qa_dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -26,6 +30,12 @@ def eval_run(tmp_path: Path, qa_dataset: Path, qa_rubric: Path) -> Path:
         result = run_cli(*eval_args(agent, qa_rubric, qa_dataset), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     return only_run(tmp_path)
+
+
+@pytest.fixture
+def eval_run(evaluated: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the module's eval run folder."""
+    return Path(shutil.copytree(evaluated, tmp_path / "evaluated" / evaluated.name))
 
 
 def export(run: Path, tmp_path: Path, *args: str):
