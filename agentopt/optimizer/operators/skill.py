@@ -17,6 +17,7 @@ from typing import Any
 from agentopt.optimizer.guards import check_text
 from agentopt.optimizer.prompts import answer_tokens, ask_json, failing_criteria, minibatch, reflective_dataset, render
 from agentopt.optimizer.types import Candidate, Proposal, ProposalContext
+from agentopt.records import Component
 from agentopt.spec.agent import AgentSpec, Skill
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class SkillOperator:
             return None
         failed = ", ".join(failing_criteria(records, ctx.rubric)) or "none"
         verb = "revised" if old else "added"
-        return Proposal(with_skill(spec, skill), f"skill:{skill.name}", f"skill {verb} {skill.name!r} after failures on: {failed}")
+        return Proposal(with_skill(spec, skill), Component.skill(skill.name), f"skill {verb} {skill.name!r} after failures on: {failed}")
 
 
 def parse_skill(answer: dict[str, Any], spec: AgentSpec) -> Skill | None:
