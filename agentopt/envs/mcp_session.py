@@ -80,9 +80,9 @@ class McpActions:
     of the server instead (`tools`)."""
 
     def client(self, url: str, step_timeout_s: float) -> Any:
-        from openenv.core.generic_client import GenericEnvClient
+        from agentopt.envs.client import session_client
 
-        return GenericEnvClient(base_url=url, message_timeout_s=step_timeout_s)
+        return session_client(url, step_timeout_s)
 
     async def tools(self, session: EnvSession) -> list[ToolSpec]:
         """The server's tools, listed once per launch of the server (HTTP MCP tools/list, which

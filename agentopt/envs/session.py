@@ -37,7 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from agentopt.envs.builtin import BUILTIN_ENVS
-from agentopt.envs.client import _close_quietly, _tls_context
+from agentopt.envs.client import _close_quietly, _tls_context, session_client
 from agentopt.envs.kind import EnvKind, actions_for, probe
 from agentopt.envs.observation import (  # noqa: F401 - PROMPT_FIELDS re-exported
     PROMPT_FIELDS,
@@ -265,11 +265,9 @@ class RunningEnv:
     async def reset_observation(self, **kwargs: Any) -> dict[str, Any]:
         """One reset in a fresh session of its own, as the server answers it (observation,
         reward, done). A server at capacity (another session still closing) is asked again."""
-        from openenv.core.generic_client import GenericEnvClient
-
         await self.ensure_running()
         for attempt in range(CAPACITY_RETRIES + 1):
-            client = GenericEnvClient(base_url=self.url, message_timeout_s=self.step_timeout_s)
+            client = session_client(self.url, self.step_timeout_s)
             try:
                 await client.connect()
                 result = await asyncio.wait_for(client.reset(**kwargs), self.step_timeout_s)

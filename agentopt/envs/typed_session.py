@@ -85,9 +85,9 @@ class TypedActions:
             self._validator = None  # the server validates anyway
 
     def client(self, url: str, step_timeout_s: float) -> Any:
-        from openenv.core.generic_client import GenericEnvClient
+        from agentopt.envs.client import session_client
 
-        return GenericEnvClient(base_url=url, message_timeout_s=step_timeout_s)
+        return session_client(url, step_timeout_s)
 
     async def tools(self, session: EnvSession) -> list[ToolSpec]:
         return [self.tool]
