@@ -1,6 +1,6 @@
 """Benchmark (issue 10): how the rate of one optimization grows with 1, 2 and 3 workers.
 
-A private PostgreSQL cluster (Debian's initdb/pg_ctl, the helpers of tests/scale/conftest.py),
+A private PostgreSQL cluster (Debian's initdb/pg_ctl, started by tests/scale/pg.py as for the tests),
 a scripted OpenAI-compatible model that answers after 200 ms (tests/fakes/openai_server.py),
 and the capitals quiz of tests/scale/test_workers.py (a dataset environment server per process).
 One optimization with a fixed rollout budget is run with 1, then 2, then 3 workers, each on a
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,37 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.fakes.openai_server import ScriptedLLM  # noqa: E402
-from tests.scale.conftest import PASSWORD, ROLE, SUPERUSER_PASSWORD, Cluster, _as_postgres, _binaries, _free_port  # noqa: E402
+from tests.scale.pg import ROLE, Cluster, Unavailable, private_cluster  # noqa: E402
 from tests.scale.test_workers import _finish, _run_id, _spawn, _sql, _start, _wait_for, slow_quiz  # noqa: E402
-
-
-def start_cluster(root: Path) -> tuple[Cluster, Path]:
-    """The cluster of tests/scale/conftest.py's `pg_cluster`, outside pytest (run as root: via the postgres user)."""
-    import os
-    import pwd
-
-    bin_dir = _binaries()
-    if bin_dir is None:
-        sys.exit("no PostgreSQL server binaries (apt-get install postgresql)")
-    data, pwfile = root / "data", root / "pwfile"
-    pwfile.write_text(SUPERUSER_PASSWORD + "\n")
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        for path in (root, pwfile):
-            os.chown(path, owner.pw_uid, owner.pw_gid)
-    root.chmod(0o700)
-    port = _free_port()
-
-    def run(args: list[str]) -> None:
-        subprocess.run(_as_postgres(args), capture_output=True, text=True, timeout=120, check=True)
-
-    run([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--pwfile", str(pwfile), "-A", "scram-sha-256", "-E", "UTF8", "--no-sync"])
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-o", options, "-w", "-t", "60", "start"])
-    cluster = Cluster(port, data)
-    with cluster.admin() as conn:
-        conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
-    return cluster, bin_dir
 
 
 def one_run(cluster: Cluster, workers: int, budget: int, delay: float) -> dict:
@@ -87,19 +57,16 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2, help="seconds the scripted model takes to answer")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3])
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="agentopt-pg-bench-"))
-    cluster, bin_dir = start_cluster(root)
     try:
-        base = None
-        for n in args.workers:
-            row = one_run(cluster, n, args.max_rollouts, args.delay)
-            base = base or row["rollouts_per_s"]
-            row["speedup"] = round(row["rollouts_per_s"] / base, 2)
-            print(json.dumps(row), flush=True)
-    finally:
-        subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w", "stop"]), capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-
+        with private_cluster() as cluster:
+            base = None
+            for n in args.workers:
+                row = one_run(cluster, n, args.max_rollouts, args.delay)
+                base = base or row["rollouts_per_s"]
+                row["speedup"] = round(row["rollouts_per_s"] / base, 2)
+                print(json.dumps(row), flush=True)
+    except Unavailable as exc:
+        sys.exit(f"no PostgreSQL: {exc} (apt-get install postgresql)")
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,7 @@ from agentopt.storage_url import check_storage
 from tests.conftest import run_cli, scripted_agent
 from tests.fakes.openai_server import ScriptedLLM
 from tests.optimize.test_run_integration import dataset, quiz_model, rubric
-from tests.scale.conftest import PASSWORD
+from tests.scale.pg import PASSWORD
 
 
 def test_a_reachable_postgres_url_is_accepted_as_psycopg3(pg_url):

@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import REPO, run_cli, scripted_agent, write
 from tests.fakes.openai_server import Reply, ScriptedLLM
 from tests.optimize.test_run_integration import RUBRIC, dataset, quiz_model
-from tests.scale.conftest import PASSWORD
+from tests.scale.pg import PASSWORD
 
 BUDGET = 72
 NEVER = """
