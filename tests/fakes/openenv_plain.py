@@ -41,8 +41,12 @@ class PlainEnv:
     def __init__(self, kind: str = "seeded", task_api: bool = True, max_sessions: int | None = None):
         self.kind = kind
         self.resets: list[dict[str, Any]] = []
-        self.active = 0  # sessions open now
-        self.most_active = 0  # the most ever open at once
+        # Sessions in play: from a reset until the episode is over (answered) or its environment
+        # closes. Not from the environment's creation: OpenEnv's server frees a session's slot
+        # before it calls the old environment's close(), so a client may rightly open the next
+        # session while the last environment is still closing; a reset comes a round trip later.
+        self.active = 0
+        self.most_active = 0  # the most ever in play at once
         self._lock = threading.Lock()
         owner = self
 
@@ -56,24 +60,32 @@ class PlainEnv:
                 def answer(value: str) -> str:
                     """Give your answer. This ends the episode."""
                     self._reward = 1.0 if value.strip().lower() == self._expected.lower() else 0.0
+                    self._leave_play()
                     return "Answer received."
 
                 super().__init__(mcp)
                 self._expected = ""
                 self._reward: float | None = None
                 self._state = State(episode_id=None, step_count=0)
+                self._in_play = False
+
+            def _leave_play(self) -> None:
                 with owner._lock:
-                    owner.active += 1
-                    owner.most_active = max(owner.most_active, owner.active)
+                    if self._in_play:
+                        self._in_play = False
+                        owner.active -= 1
 
             def close(self) -> None:
-                with owner._lock:
-                    owner.active -= 1
+                self._leave_play()
                 super().close()
 
             def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> QuestionObservation:
                 with owner._lock:
                     owner.resets.append({"seed": seed, **kwargs})
+                    if not self._in_play:
+                        self._in_play = True
+                        owner.active += 1
+                        owner.most_active = max(owner.most_active, owner.active)
                 self._reward = None
                 self._state = State(episode_id=episode_id or uuid.uuid4().hex, step_count=0)
                 if owner.kind == "tasks":
