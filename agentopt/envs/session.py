@@ -427,14 +427,27 @@ class EnvSession:
         self.was_reset = False  # tools listed before any reset go another way (mcp_session.py)
 
     async def __aenter__(self) -> EnvSession:
+        self._deadline = time.monotonic() + self.env.episode_timeout_s
+        try:
+            await self._connect()
+        except EnvError:
+            # Nothing of the episode was played yet: when the server we launched had died (or
+            # wedged) and is now replaced, connect once more, to the new one. A crash then costs
+            # only the episodes that were open on it, not the ones about to start.
+            generation = self._generation
+            await self.env.ensure_running()
+            if self.env.generation == generation:
+                raise
+            await self._connect()
+        return self
+
+    async def _connect(self) -> None:
         await self.env.ensure_running()  # a fresh server if the last one died
         self._generation = self.env.generation
-        self._deadline = time.monotonic() + self.env.episode_timeout_s
         self._actions = actions_for(await self.env.kind())  # the kind's (agentopt.envs.kind.ENV_KINDS)
         # A WebSocket client only (OpenEnv's GenericEnvClient): no HTTP client, no HTTP call per episode.
         self._client = self._actions.client(self.env.url, self.env.step_timeout_s)
         await self._guard("connect", self._client.connect())
-        return self
 
     async def __aexit__(self, *exc: Any) -> None:
         client, self._client = self._client, None

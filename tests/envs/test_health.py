@@ -19,6 +19,7 @@ from agentopt.envs.tasks import TaskRef
 from agentopt.episode import run_episode
 from agentopt.errors import EnvError
 from agentopt.models.client import ModelClient
+from agentopt.servers import free_port
 from agentopt.spec.agent import AgentSpec, LoopSettings, ModelParams
 from tests.conftest import REPO
 from tests.fakes.openai_server import ScriptedLLM, call
@@ -136,22 +137,35 @@ async def test_concurrent_episodes_on_a_wedged_server_replace_it_once(launch):
     assert after.error is None and after.reward == 1.0
 
 
-async def test_an_episode_that_starts_on_a_wedged_server_reports_it(launch):
+async def test_an_episode_that_starts_on_a_wedged_server_is_played_on_its_replacement(launch):
     """The server wedges while no step of ours waits on it (here: we wedge it by hand, then
-    the next episode's connect hangs): the connect failure leads to the same replacement."""
+    the next episode's connect hangs): the connect failure leads to the same replacement, and
+    since nothing of that episode was played yet, it connects to the new server and plays."""
     env = launch()
     env_process = env._process._proc
     os.kill(env_process.pid, 19)  # SIGSTOP: the process lives on and answers nothing
     try:
         with ScriptedLLM(scripted("wedge")) as llm:
             (trace,) = await play(llm, env, task(1))
-            assert trace.stop_reason == "error" and RESTARTED in trace.error, trace.error
-            assert "connect" in trace.error or "reset" in trace.error
+            assert trace.error is None and trace.reward == 1.0, trace.error
+            assert env.restarts == 1 and env_process.poll() is not None  # the wedged one was killed
             (after,) = await play(llm, env, task(2))
-        assert after.error is None and after.reward == 1.0
+        assert after.error is None and after.reward == 1.0 and env.restarts == 1
     finally:
         if env_process.poll() is None:
             os.kill(env_process.pid, 9)
+
+
+async def test_a_server_given_by_url_that_refuses_the_connect_is_not_tried_again(tmp_path):
+    """Nothing agentopt launched was replaced, so there is nothing new to connect to: the
+    episode ends in the connect error at once."""
+    port = free_port()  # nothing listens there
+    env = RunningEnv(EnvTarget(name="remote", url=f"http://127.0.0.1:{port}"), log_dir=tmp_path, step_timeout_s=2)
+    env.health_timeout_s = 0.5
+    with pytest.raises(EnvError, match="connect failed") as failure:
+        async with env.session():
+            pass
+    assert "a server given by URL is not restarted" in str(failure.value) and env.restarts == 0
 
 
 async def test_a_server_given_by_url_is_reported_not_answering_and_left_alone(launch, tmp_path):
