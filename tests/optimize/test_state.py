@@ -4,7 +4,6 @@ rebuilt from the journal afterwards (which is what --resume and every worker of 
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import replace
 
 from agentopt.envs.session import parse_env
@@ -17,8 +16,11 @@ from agentopt.records import Decision, Status
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.load import load_agent, load_rubric
 from agentopt.store.run import RunFolder
-from agentopt.testing import ScriptedModel, call
-from agentopt.testing.model import last_user, schema_answer, system
+from tests.conftest import scripted_agent
+from tests.optimize.test_resume import NEVER_MET
+from tests.optimize.test_run_integration import dataset as capitals_dataset
+from tests.optimize.test_run_integration import rubric as capitals_rubric
+from tests.test_api import ByInstructions
 
 BASE = Candidate("c0", AgentSpec(name="a"))
 
@@ -38,18 +40,6 @@ def test_each_status_is_counted_once_and_only_the_baseline_and_accepted_children
     assert state.best() == "c9" and state.best_mean() == 1.0
 
 
-CITIES = {"France": "Paris", "Italy": "Rome", "Spain": "Madrid", "Peru": "Lima", "Japan": "Tokyo", "Egypt": "Cairo",
-          "Kenya": "Nairobi", "Chile": "Santiago", "Ghana": "Accra", "Nepal": "Kathmandu"}
-
-
-def answer(request):
-    """The right city (never signed: the run goes on to its budget), lowercase only when the system prompt asks for it."""
-    country = next((c for c in CITIES if c in last_user(request)), None)
-    if country is None:
-        return schema_answer(request)
-    return call("submit", answer=CITIES[country].lower() if "lowercase" in system(request).lower() else CITIES[country])
-
-
 class Reword:
     """An operator that changes the prompt's wording but nothing the model reacts to: its
     children tie with their parents, so they are screened out."""
@@ -67,33 +57,22 @@ class Reword:
         return Proposal(spec=spec, component="system_prompt", note="reworded")
 
 
-def files(tmp_path):
-    (tmp_path / "agent.yaml").write_text("name: qa\nmodel: openai/my-model\nsystem_prompt: Answer with a word.\nloop: {max_turns: 3}\n")
-    (tmp_path / "rubric.yaml").write_text(
-        "name: qa\ncriteria:\n"
-        "  - {id: correct, description: The right city., weight: 1, check: {type: env_reward}}\n"
-        "  - {id: lowercase, description: Write the answer in lowercase letters only., weight: 1,"
-        " check: {type: regex, target: answer.answer, pattern: '^[a-z ]+$'}}\n"
-        "  - {id: signed, description: Sign with the code word., weight: 1, check: {type: contains, target: answer.answer, value: zebra-42}}\n")
-    splits = ["train"] * 6 + ["val"] * 2 + ["test"] * 2
-    rows = [{"id": f"q{i}", "split": s, "input": f"What is the capital of {c}?", "expected": city}
-            for i, ((c, city), s) in enumerate(zip(CITIES.items(), splits))]
-    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return load_agent(str(tmp_path / "agent.yaml")), load_rubric(str(tmp_path / "rubric.yaml"))
-
-
 def test_the_state_a_run_ends_in_is_the_state_its_journal_rebuilds(tmp_path):
-    spec, rubric = files(tmp_path)
-    run = RunFolder.create(tmp_path / "runs", "run", "qa")
+    """The capitals quiz with a criterion never met (so the run goes on to its budget) and a
+    model that writes lowercase only when told to: `rules` finds that, `reword` ties."""
+    spec = load_agent(str(scripted_agent(tmp_path, "http://127.0.0.1:9/v1", name="capitals")))  # never called: model= answers
+    rubric = load_rubric(str(capitals_rubric(tmp_path, NEVER_MET)))
+    run = RunFolder.create(tmp_path / "runs", "run", "capitals")
     config = replace(RunConfig(), budget=Budget(max_rollouts=40), minibatch=2, operators=("rules", "fewshot", "reword"), run_test=False)
-    optimizer = Optimizer(spec, rubric, parse_env(f"dataset:{tmp_path / 'qa.jsonl'}"), run, config, model=ScriptedModel(answer),
+    optimizer = Optimizer(spec, rubric, parse_env(f"dataset:{capitals_dataset(tmp_path)}"), run, config, model=ByInstructions(),
                           extra_operators={"reword": Reword()})
     result = asyncio.run(optimizer.optimize())
     live = optimizer.state
     # The run accepted a child (rules), screened some out (reword) and had iterations with nothing to propose.
     assert live.counts["accepted"] >= 1 and live.counts["screened_out"] >= 1 and live.counts["invalid"] >= 1
 
-    rebuilt = RunState.from_journal(optimizer.baseline, Journal(run), ["q6", "q7"], optimizer._saved_spec)
+    val = [f"q{i:02d}" for i in range(8, 12)]  # capitals_dataset's val split
+    rebuilt = RunState.from_journal(optimizer.baseline, Journal(run), val, optimizer._saved_spec)
     assert rebuilt.pool == live.pool and rebuilt.val_scores == live.val_scores and rebuilt.counts == live.counts
     assert rebuilt.counts == result.counts
     played = {d.id for d in Journal(run).decisions if d.status.played}
