@@ -555,7 +555,7 @@ class Optimizer:
 
     def _duplicate_of(self, cid: str, key: str) -> str | None:
         """The id of a candidate already played (screened at least) whose spec hash is `key`."""
-        return self.state.played_with(key, self.journal.decisions)
+        return self.state.played_with(key)
 
     def _save_candidate(self, cid: str, spec: AgentSpec) -> None:
         save_spec(spec, self.run.path / "candidates" / cid)

@@ -89,9 +89,9 @@ class RunState:
             self._hashes[cid] = spec_hash(self.candidates[cid].spec)
         return self._hashes[cid]
 
-    def played_with(self, key: str, decisions: Iterable[Decision]) -> str | None:
+    def played_with(self, key: str) -> str | None:
         """The id of a candidate already played (screened at least) whose spec hash is `key`."""
-        for decision in decisions:
+        for decision in self.decisions:
             if decision.status in PLAYED and decision.id in self.candidates and self.spec_hash(decision.id) == key:
                 return decision.id
         return None
