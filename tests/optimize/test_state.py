@@ -11,7 +11,7 @@ from agentopt.optimizer.budget import Budget
 from agentopt.optimizer.journal import Journal
 from agentopt.optimizer.loop import Optimizer, RunConfig
 from agentopt.optimizer.state import RunState
-from agentopt.optimizer.types import Candidate, Proposal
+from agentopt.optimizer.types import Candidate
 from agentopt.records import Decision, Status
 from agentopt.spec.agent import AgentSpec
 from agentopt.spec.load import load_agent, load_rubric
@@ -20,7 +20,7 @@ from tests.conftest import scripted_agent
 from tests.optimize.test_resume import NEVER_MET
 from tests.optimize.test_run_integration import dataset as capitals_dataset
 from tests.optimize.test_run_integration import rubric as capitals_rubric
-from tests.test_api import ByInstructions
+from tests.test_api import ByInstructions, Lowercase
 
 BASE = Candidate("c0", AgentSpec(name="a"))
 
@@ -40,35 +40,19 @@ def test_each_status_is_counted_once_and_only_the_baseline_and_accepted_children
     assert state.best() == "c9" and state.best_mean() == 1.0
 
 
-class Reword:
-    """An operator that changes the prompt's wording but nothing the model reacts to: its
-    children tie with their parents, so they are screened out."""
-
-    name = "reword"
-    edits = "system_prompt"
-    first_params: dict = {}
-    needs_mutator = False
-
-    def search_space(self, parent):
-        return {}
-
-    async def propose(self, ctx):
-        spec = replace(ctx.parent.spec, system_prompt=f"{ctx.parent.spec.system_prompt} (take {ctx.rng.randint(0, 10**6)})")
-        return Proposal(spec=spec, component="system_prompt", note="reworded")
-
-
 def test_the_state_a_run_ends_in_is_the_state_its_journal_rebuilds(tmp_path):
     """The capitals quiz with a criterion never met (so the run goes on to its budget) and a
-    model that writes lowercase only when told to: `rules` finds that, `reword` ties."""
+    model that writes lowercase only when told to: `lowercase` (tests/test_api.py's operator)
+    asks for it, and asked again its child ties with its parent."""
     spec = load_agent(str(scripted_agent(tmp_path, "http://127.0.0.1:9/v1", name="capitals")))  # never called: model= answers
     rubric = load_rubric(str(capitals_rubric(tmp_path, NEVER_MET)))
     run = RunFolder.create(tmp_path / "runs", "run", "capitals")
-    config = replace(RunConfig(), budget=Budget(max_rollouts=40), minibatch=2, operators=("rules", "fewshot", "reword"), run_test=False)
+    config = replace(RunConfig(), budget=Budget(max_rollouts=40), minibatch=2, operators=("fewshot", "lowercase"), run_test=False)
     optimizer = Optimizer(spec, rubric, parse_env(f"dataset:{capitals_dataset(tmp_path)}"), run, config, model=ByInstructions(),
-                          extra_operators={"reword": Reword()})
+                          extra_operators={"lowercase": Lowercase()})
     result = asyncio.run(optimizer.optimize())
     live = optimizer.state
-    # The run accepted a child (rules), screened some out (reword) and had iterations with nothing to propose.
+    # The run accepted a child, screened some out and had iterations with nothing to propose (fewshot).
     assert live.counts["accepted"] >= 1 and live.counts["screened_out"] >= 1 and live.counts["invalid"] >= 1
 
     val = [f"q{i:02d}" for i in range(8, 12)]  # capitals_dataset's val split
